@@ -1,0 +1,174 @@
+"""The judge: is `mutated` a correct application of `strategy` to `original`?
+
+Both texts are compared as token streams (whitespace, comments and keyword case do not matter; identifiers,
+literals and operators do). A pair conforms when the mutated stream equals the original stream with exactly
+one of the strategy's candidate spans replaced by what the strategy writes there. For the four RdM*
+strategies the new pattern only has to be one the strategy can draw, and it may lose its `_UTF8MB4`
+introducer, as PINOLO's rewritten literals do (reference §4).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .engine import Analysis, Candidate, analyse
+from .errors import SqlSyntaxError
+from .patterns import can_produce
+from .strategies import NO_CANDIDATE_REASONS, RULES, STRATEGIES
+from .tokens import Tokens, tokenize
+
+CONFORMS = "conforms"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """`is_upper` belongs to the matched candidate (None when nothing matched); `reason` is for people."""
+
+    conforms: bool
+    is_upper: bool | None
+    reason: str
+    candidate: Candidate | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"conforms": self.conforms, "is_upper": self.is_upper, "reason": self.reason}
+
+
+@lru_cache(maxsize=1024)
+def _replacement_keys(text: str) -> tuple[str, ...]:
+    return tuple(tokenize(text).keys)
+
+
+def _strip_semicolons(keys: list[str]) -> list[str]:
+    end = len(keys)
+    while end and keys[end - 1] == ";":
+        end -= 1
+    return keys if end == len(keys) else keys[:end]
+
+
+def _common_prefix(a: list[str], b: list[str]) -> int:
+    limit = min(len(a), len(b))
+    index = 0
+    while index < limit and a[index] == b[index]:
+        index += 1
+    return index
+
+
+def _common_suffix(a: list[str], b: list[str]) -> int:
+    limit = min(len(a), len(b))
+    index = 0
+    while index < limit and a[-1 - index] == b[-1 - index]:
+        index += 1
+    return index
+
+
+def _middle_matches(candidate: Candidate, middle: list[str]) -> bool:
+    """Does the mutated text at the candidate's span hold what the strategy writes there?"""
+    if candidate.replacement is not None:
+        return tuple(middle) == _replacement_keys(candidate.replacement)
+    if len(middle) == 2 and middle[0][:1] == "_":
+        middle = middle[1:]  # the introducer may survive or not
+    if len(middle) != 1 or middle[0][:1] != "'":
+        return False
+    return can_produce(candidate.strategy, candidate.pattern or "", middle[0][1:])
+
+
+def _match(cands: list[Candidate] | tuple[Candidate, ...], okeys: list[str], mkeys: list[str], prefix: int,
+           suffix: int) -> Candidate | None:
+    n, m = len(okeys), len(mkeys)
+    for candidate in cands:
+        head, tail = candidate.tok_start, n - candidate.tok_end
+        if head <= prefix and tail <= suffix and m - tail >= head:
+            if _middle_matches(candidate, mkeys[head : m - tail]):
+                return candidate
+    return None
+
+
+def check(original: str, mutated: str, strategy: str) -> Verdict:
+    """Judge one pair. Never raises for bad SQL or an unknown name: those are verdicts with a reason."""
+    if strategy not in RULES:
+        return Verdict(False, None, f"unknown strategy {strategy!r}")
+    try:
+        analysis = analyse(original)
+    except SqlSyntaxError as error:
+        return Verdict(False, None, f"original SQL is not a readable SELECT: {error}")
+    try:
+        mutated_tokens = tokenize(mutated)
+    except SqlSyntaxError as error:
+        return Verdict(False, None, f"mutated SQL does not tokenize: {error}")
+    okeys = _strip_semicolons(analysis.tokens.keys)
+    mkeys = _strip_semicolons(mutated_tokens.keys)
+    own = [candidate for candidate in analysis.candidates if candidate.strategy == strategy]
+    prefix = _common_prefix(okeys, mkeys)
+    suffix = _common_suffix(okeys, mkeys)
+    matched = _match(own, okeys, mkeys, prefix, suffix)
+    if matched is not None:
+        return Verdict(True, matched.is_upper, CONFORMS, matched)
+    return Verdict(False, None, _explain(analysis, mutated_tokens, okeys, mkeys, strategy, own, prefix, suffix))
+
+
+# -- explanations (only on the failure path, so clarity beats speed here) -----------------------------------
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > 60:
+        text = text[:28] + "…" + text[-28:]
+    return f"`{text}`"
+
+
+def _span_text(tokens: Tokens, first: int, last: int) -> str:
+    return tokens.text(first, last)
+
+
+def _describe(otokens: Tokens, mtokens: Tokens, i1: int, i2: int, j1: int, j2: int) -> str:
+    before = _span_text(otokens, i1, i2)
+    after = _span_text(mtokens, j1, j2)
+    if i1 == i2:
+        where = otokens.starts[i1] if i1 < len(otokens) else len(otokens.sql)
+        return f"{_quote(after)} was inserted at char {where}"
+    if j1 == j2:
+        return f"{_quote(before)} was removed at char {otokens.starts[i1]}"
+    return f"{_quote(before)} became {_quote(after)} at char {otokens.starts[i1]}"
+
+
+def _other_strategy(analysis: Analysis, okeys: list[str], mkeys: list[str], strategy: str, prefix: int,
+                    suffix: int) -> str | None:
+    others = [c for c in analysis.candidates if c.strategy != strategy]
+    found = _match(others, okeys, mkeys, prefix, suffix)
+    return found.strategy if found is not None else None
+
+
+def _explain(analysis: Analysis, mtokens: Tokens, okeys: list[str], mkeys: list[str], strategy: str,
+             own: list[Candidate], prefix: int, suffix: int) -> str:
+    otokens = analysis.tokens
+    other = _other_strategy(analysis, okeys, mkeys, strategy, prefix, suffix)
+    if not own:
+        reason = NO_CANDIDATE_REASONS[strategy]
+        return f"{reason} (the edit is a {other} mutation)" if other else reason
+    if okeys == mkeys:
+        return "the mutated query is identical to the original"
+    if other:
+        return f"this is a {other} mutation, not {strategy}: {strategy} {RULES[strategy]}"
+    n, m = len(okeys), len(mkeys)
+    overlap = min(suffix, n - prefix, m - prefix)
+    for candidate in own:  # one edit, inside a mutation point, with the wrong content
+        head, tail = candidate.tok_start, n - candidate.tok_end
+        if head <= prefix and tail <= overlap:
+            change = _describe(otokens, mtokens, head, candidate.tok_end, head, m - tail)
+            return f"{change}, which {strategy} never does: it {RULES[strategy]}"
+    hunks = [op for op in difflib.SequenceMatcher(None, okeys, mkeys, autojunk=False).get_opcodes()
+             if op[0] != "equal"]
+    described = [_describe(otokens, mtokens, i1, i2, j1, j2) for _, i1, i2, j1, j2 in hunks[:3]]
+    if len(hunks) == 1:
+        return f"text changed outside the mutation point: {described[0]}"
+    more = f" and {len(hunks) - 3} more" if len(hunks) > 3 else ""
+    numbers = {2: "two", 3: "three"}
+    count = numbers.get(len(hunks), str(len(hunks)))
+    return f"{count} edits where {strategy} makes one: " + "; ".join(described) + more
+
+
+def strategies_matching(original: str, mutated: str) -> list[str]:
+    """Every strategy under whose name the pair conforms (used to spot mislabelled pairs)."""
+    return [name for name in STRATEGIES if check(original, mutated, name).conforms]
