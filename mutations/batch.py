@@ -1,0 +1,138 @@
+"""Judging JSONL files of pairs, in parallel, with line-precise errors for malformed input."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, TextIO
+
+from .checker import check
+from .console import progress_bar
+from .strategies import STRATEGIES
+
+REQUIRED_FIELDS = ("strategy", "original", "mutated")
+CHUNK_LINES = 256
+
+
+@dataclass(slots=True)
+class LineError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass(slots=True)
+class CheckSummary:
+    """Counts per strategy; `errors` lists the malformed lines that were skipped."""
+
+    source: str
+    checked: Counter[str] = field(default_factory=Counter)
+    conforming: Counter[str] = field(default_factory=Counter)
+    errors: list[LineError] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.checked.values())
+
+    def table(self) -> str:
+        """The per-strategy summary printed to stderr by the CLI."""
+        names = [name for name in STRATEGIES if self.checked[name]]
+        names += sorted(name for name in self.checked if name not in STRATEGIES)
+        width = max([len("strategy"), *(len(name) for name in names)])
+        lines = [f"{'strategy':<{width}}  {'pairs':>8}  {'conforming':>10}  {'rate':>7}"]
+        for name in names:
+            total, good = self.checked[name], self.conforming[name]
+            lines.append(f"{name:<{width}}  {total:>8}  {good:>10}  {good / total:>7.1%}")
+        good = sum(self.conforming.values())
+        rate = f"{good / self.total:>7.1%}" if self.total else f"{'-':>7}"
+        lines.append(f"{'total':<{width}}  {self.total:>8}  {good:>10}  {rate}")
+        if self.errors:
+            lines.append(f"{len(self.errors)} malformed line(s) in {self.source} skipped")
+        return "\n".join(lines)
+
+
+def judge_line(line_number: int, raw: bytes) -> tuple[int, str | None, str | None, str | None, bool]:
+    """(line, output JSON or None, error or None, strategy, conforms) for one input line."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return line_number, None, f"invalid UTF-8 at byte {error.start}", None, False
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        return line_number, None, f"not valid JSON: {error.msg} (column {error.colno})", None, False
+    if not isinstance(record, dict):
+        return line_number, None, f"expected a JSON object, got {type(record).__name__}", None, False
+    missing = [name for name in REQUIRED_FIELDS if name not in record]
+    if missing:
+        return line_number, None, "missing field(s): " + ", ".join(missing), None, False
+    wrong = [name for name in REQUIRED_FIELDS if not isinstance(record[name], str)]
+    if wrong:
+        return line_number, None, "field(s) must be strings: " + ", ".join(wrong), None, False
+    verdict = check(record["original"], record["mutated"], record["strategy"])
+    record.update(verdict.as_dict())
+    return line_number, json.dumps(record, ensure_ascii=False), None, record["strategy"], verdict.conforms
+
+
+def _judge_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple[int, str | None, str | None, str | None, bool]]:
+    return [judge_line(number, raw) for number, raw in chunk]
+
+
+def _chunks(lines: Iterable[bytes]) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    for number, raw in enumerate(lines, start=1):
+        raw = raw.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        chunk.append((number, raw))
+        if len(chunk) == CHUNK_LINES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def check_jsonl(source: BinaryIO, sink: TextIO, *, source_name: str = "<input>", jobs: int | None = None,
+                total_lines: int | None = None, quiet: bool | None = None) -> CheckSummary:
+    """Judge every line of `source`, write verdict lines to `sink` in input order, and count.
+
+    Blank lines are ignored; malformed lines are recorded in the summary (with their line number) and
+    skipped, so one bad line never costs the rest of the file.
+    """
+    summary = CheckSummary(source_name)
+    jobs = jobs or os.cpu_count() or 1
+    bar = progress_bar(total=total_lines, desc="check", unit="pair", quiet=quiet)
+    pool = multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else None
+    try:
+        results = pool.imap(_judge_chunk, _chunks(source), chunksize=1) if pool else map(_judge_chunk, _chunks(source))
+        for chunk_result in results:
+            for number, output, error, strategy, conforms in chunk_result:
+                if error is not None:
+                    summary.errors.append(LineError(number, error))
+                    continue
+                sink.write(output + "\n")  # type: ignore[operator]
+                summary.checked[strategy] += 1  # type: ignore[index]
+                if conforms:
+                    summary.conforming[strategy] += 1  # type: ignore[index]
+            bar.update(len(chunk_result))
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+            pool.join()
+    return summary
+
+
+def count_lines(path: str) -> int:
+    """Line count for the progress bar's total (a fast binary scan)."""
+    count = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            count += block.count(b"\n")
+    return count

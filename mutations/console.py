@@ -1,0 +1,44 @@
+"""The one logging setup and progress-bar factory of pinoloft's command lines.
+
+Library code only logs; the CLIs call `setup_logging` once, and `--quiet` silences both the informational
+log lines and every progress bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
+
+_state = {"quiet": False}
+
+
+def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
+    """Configure the root logger for a CLI run: warnings only with --quiet, debug with --verbose."""
+    _state["quiet"] = quiet
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+
+
+def is_quiet() -> bool:
+    return _state["quiet"]
+
+
+def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "", unit: str = "it",
+             quiet: bool | None = None) -> Iterator[T]:
+    """A tqdm bar with counts and rate on stderr, unless quiet."""
+    disabled = is_quiet() if quiet is None else quiet
+    return iter(tqdm(iterable, total=total, desc=desc, unit=unit, disable=disabled, file=sys.stderr,
+                     dynamic_ncols=True, mininterval=0.5))
+
+
+def progress_bar(*, total: int | None = None, desc: str = "", unit: str = "it", quiet: bool | None = None) -> tqdm:
+    """A manual tqdm bar (call .update(n)), silenced like `progress`."""
+    disabled = is_quiet() if quiet is None else quiet
+    return tqdm(total=total, desc=desc, unit=unit, disable=disabled, file=sys.stderr, dynamic_ncols=True,
+                mininterval=0.5)
