@@ -115,6 +115,8 @@ def _quote(text: str) -> str:
     text = " ".join(text.split())
     if len(text) > 60:
         text = text[:28] + "…" + text[-28:]
+    if "`" in text:  # Markdown's rule: a double-backtick span can hold single backticks
+        return f"`` {text} ``"
     return f"`{text}`"
 
 

@@ -57,6 +57,8 @@ NOT_AN_OPERAND = frozenset(
         "^", "<<", ">>",
     }
 )
+# Keywords that are also function names when a '(' follows: LEFT(s, n), RIGHT(s, n), MOD(a, b).
+FUNCTION_KEYWORDS = frozenset({"LEFT", "RIGHT", "MOD"})
 ALIAS_FORBIDDEN = NOT_AN_OPERAND | JOIN_STARTERS | HINT_STARTERS | {"PARTITION", "KEY", "INDEX"}
 
 
@@ -732,7 +734,9 @@ class Parser:
                 elif self.pos >= self.n:
                     self.error("'{' is never closed", pos)
                 self.pos += 1
-        if key in NOT_AN_OPERAND or key == "<EOF>" or head in "'(":
+        if key in NOT_AN_OPERAND and not (key in FUNCTION_KEYWORDS and keys[pos + 1] == "("):
+            self.error("expected an expression")
+        if key == "<EOF>" or head in "'(":
             self.error("expected an expression")
         if head in ("N", "X", "B") and len(key) == 1 and keys[pos + 1][:1] == "'" and (
             self.tokens.ends[pos] == self.tokens.starts[pos + 1]
