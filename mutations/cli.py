@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 from .batch import check_jsonl, count_lines
-from .console import setup_logging
+from .console import progress, setup_logging
 from .engine import Candidate, apply, candidates
 from .errors import MutationsError
 from .strategies import STRATEGIES
+from .tree import REPORT_FOLDERS, SkippedFile, iter_pairs
 
 log = logging.getLogger("mutations")
 
@@ -79,6 +81,29 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pairs(args: argparse.Namespace) -> int:
+    folders = tuple(name.strip() for name in args.folders.split(",") if name.strip())
+    unknown = [name for name in folders if name not in REPORT_FOLDERS]
+    if unknown:
+        print(f"error: unknown folder(s) {', '.join(unknown)}; choose from {', '.join(REPORT_FOLDERS)}", file=sys.stderr)
+        return 2
+    sink = sys.stdout if args.output is None else open(args.output, "w", encoding="utf-8")
+    written = skipped = 0
+    try:
+        for item in progress(iter_pairs(args.root, folders), desc="pairs", unit="file"):
+            if isinstance(item, SkippedFile):
+                skipped += 1
+                print(f"{os.path.join(args.root, item.path)}: skipped: {item.reason}", file=sys.stderr)
+            else:
+                written += 1
+                sink.write(json.dumps(item.as_dict(), ensure_ascii=False) + "\n")
+    finally:
+        if sink is not sys.stdout:
+            sink.close()
+    print(f"bug files seen: {written + skipped} = {written} pairs written + {skipped} skipped", file=sys.stderr)
+    return 1 if skipped and args.strict else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mutations",
@@ -106,6 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     apply_.add_argument("--sql", required=True, help="the query, or - to read it from stdin")
     apply_.add_argument("--seed", type=int, default=None, help="seed of the RdM* strategies (default 0)")
     apply_.set_defaults(handler=cmd_apply)
+
+    pairs = commands.add_parser(
+        "pairs",
+        help="extract the pairs of a PINOLO output tree as JSONL (input for check)",
+        description="Walks ROOT for task-*/{bugs,maystable,unstable,sqlsim}/bug-*.json and writes one JSON line "
+        "per bug with its provenance. Unusable files are listed on stderr with the reason.",
+    )
+    pairs.add_argument("--root", required=True, help="a PINOLO output tree: runs, task pools or a single task")
+    pairs.add_argument("--folders", default="bugs,sqlsim", help="comma-separated report folders (default: bugs,sqlsim)")
+    pairs.add_argument("--output", "-o", help="pairs JSONL file (default: stdout)")
+    pairs.add_argument("--strict", action="store_true", help="exit with 1 when any file was skipped")
+    pairs.set_defaults(handler=cmd_pairs)
 
     cands = commands.add_parser("candidates", help="list every mutation point of a query, all strategies")
     cands.add_argument("--sql", required=True, help="the query, or - to read it from stdin")
