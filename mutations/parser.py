@@ -631,7 +631,9 @@ class Parser:
                 self.error("expected '(' after IN")
             close = self.matching[open_]
             self.pos = close + 1
-            if self.starts_query(open_ + 1):
+            if keys[open_ + 1] in ("SELECT", "WITH") or (
+                keys[open_ + 1] == "(" and self._is_group_query(open_)
+            ):
                 return Expr("in_sub", left.first, self.pos, left, negated=negated, group=open_)
             return Expr("in_list", left.first, self.pos, left, negated=negated, op=close)
         if key == "LIKE":
@@ -794,6 +796,16 @@ class Parser:
         self.error("CASE without END", start)
 
     # -- lazy groups -------------------------------------------------------------------------------------
+
+    def _is_group_query(self, open_: int) -> bool:
+        """`IN ((SELECT …) UNION (SELECT …))` is a subquery, `IN ((SELECT 1), 2)` a value list."""
+        saved = self.pos
+        query = self.try_parse_group_query(open_)
+        self.pos = saved
+        if query is None:
+            return False
+        self._group_cache[open_] = query
+        return True
 
     def subquery(self, open_: int) -> Query:
         """The query inside the parentheses at `open_` (IN, EXISTS, ANY/ALL operands)."""

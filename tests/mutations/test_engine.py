@@ -293,3 +293,36 @@ def test_errors_are_clear():
     with pytest.raises(UnknownStrategyError):
         apply("SELECT 1", "FixMNothing")
     assert candidates("SELECT 1 AS `f1` FROM `t`;") == candidates("SELECT 1 AS `f1` FROM `t`")
+
+
+@pytest.mark.parametrize(
+    ("sql", "strategies"),
+    [
+        ("SELECT COUNT(*), GROUP_CONCAT(DISTINCT x ORDER BY y SEPARATOR ','), ROW_NUMBER() OVER (PARTITION BY a "
+         "ORDER BY b) AS rn FROM db.t AS x, u WHERE x.a = u.b GROUP BY a WITH ROLLUP HAVING COUNT(*) > 1 "
+         "ORDER BY 1 DESC LIMIT 1 OFFSET 2",
+         ["FixMCmpOpU", "FixMCmpOpU", "FixMWhere1U", "FixMWhere0L", "FixMHaving1U", "FixMHaving0L"]),
+        ("select a from t join u using (a) where case when a>1 then 1 else 0 end = 1 and "
+         "convert(a using utf8) collate utf8mb4_bin like 'x%' escape '!'",
+         ["FixMCmpOpU", "FixMDistinctL", "FixMWhere1U", "FixMWhere0L"]),
+        ("SELECT t.* FROM t WHERE EXTRACT(DAY FROM d) > 1 AND TRIM(LEADING 'a' FROM x) = 'b' AND 0x1F = X'1F' "
+         "AND b'01' < 1e5 AND .5 <> N'x'",
+         ["FixMCmpOpU", "FixMCmpOpU", "FixMCmpOpU", "FixMCmpOpU", "FixMCmpOpL", "FixMDistinctL", "FixMWhere1U",
+          "FixMWhere0L"]),
+        ("SELECT 1 FROM t WHERE (a > 1) IS UNKNOWN AND a SOUNDS LIKE b AND 1 MEMBER OF (j) AND j->'$.a' = 1 "
+         "AND INTERVAL(1,2,3) > 1 -- comment\n /* c */ AND @v := 1 FOR UPDATE",
+         ["FixMCmpOpU", "FixMCmpOpU", "FixMDistinctL", "FixMWhere1U", "FixMWhere0L"]),
+        ("SELECT 1 FROM t WHERE a IN ((SELECT 1), 2) AND (a, b) = (1, 2) AND EXISTS(SELECT 1)",
+         ["FixMInNullU", "FixMCmpOpU", "FixMDistinctL", "FixMDistinctL", "FixMWhere1U", "FixMWhere0L"]),
+        ("SELECT 1 FROM t WHERE a NOT IN ((SELECT 1 FROM u WHERE b>1) UNION (SELECT 2))",
+         ["FixMCmpOpU", "FixMDistinctL", "FixMWhere1U", "FixMWhere0L", "FixMDistinctL", "FixMDistinctL",
+          "FixMWhere1U", "FixMWhere0L"]),
+        ("((SELECT 1 FROM t WHERE a>1) UNION (SELECT 2 FROM u)) ORDER BY 1 LIMIT 3",
+         ["FixMCmpOpU", "FixMDistinctL", "FixMWhere1U", "FixMWhere0L", "FixMDistinctL"]),
+        ("SELECT * FROM (t1 JOIN t2 ON t1.a = t2.a) LEFT JOIN t3 ON 1 WHERE a > DATE_SUB(NOW(), INTERVAL 1 DAY) "
+         "AND b + INTERVAL 2 HOUR < c",
+         ["FixMCmpOpU", "FixMCmpOpU", "FixMDistinctL", "FixMWhere1U", "FixMWhere0L"]),
+    ],
+)
+def test_wider_mysql_syntax_is_read(sql, strategies):
+    assert [c.strategy for c in candidates(sql)] == strategies
