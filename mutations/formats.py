@@ -467,10 +467,12 @@ RULE = "*" * 50
 class QueryResult:
     """One executed query as the bug .log prints it.
 
-    `columns` are (name, driver type) pairs; `rows` hold text-protocol cells, NULL as the string `NULL`.
-    `ambiguous_rows` lists rows whose cells could not be split reliably when parsing (a cell containing a
-    space); their `rows` entry is then the space-split tokens, which the oracle's `,`-joined row string can't
-    be rebuilt from. Writers leave it empty.
+    `columns` are (name, driver type) pairs; `rows` hold text-protocol cells, NULL as the string `NULL`
+    (tuples, so results compare and hash; `[list(r) for r in rows]` where lists are wanted). Cells may hold
+    newlines and tabs (the data has `'3\\n'` and `'\\t3'`); the one space of a DATETIME/TIMESTAMP cell is
+    resolved by column type when parsing. `ambiguous_rows` lists rows whose cells could not be split
+    reliably (a text cell containing a space); their `rows` entry is then the space-split tokens, from which
+    the oracle's `,`-joined row string cannot be rebuilt. Writers leave it empty.
     """
 
     columns: tuple[tuple[str, str], ...] = ()
@@ -539,7 +541,8 @@ def _split_cells(text: str, columns: Sequence[tuple[str, str]]) -> tuple[tuple[s
         if i >= len(tokens):
             break
         tok = tokens[i]
-        if typ.upper() in _SPACED_TYPES and _DATE_RE.match(tok) and i + 1 < len(tokens) and _CLOCK_RE.match(tokens[i + 1]):
+        spaced = typ.upper() in _SPACED_TYPES and _DATE_RE.match(tok)
+        if spaced and i + 1 < len(tokens) and _CLOCK_RE.match(tokens[i + 1]):
             cells.append(tok + " " + tokens[i + 1])
             i += 2
         else:
@@ -862,7 +865,8 @@ def task_result_json(result: TaskResult) -> str:
 
 def parse_task_result(text: str | bytes) -> TaskResult:
     """Parse a task `result.json`; FormatError if it isn't one."""
-    return _record_parse(text, _TASK_RESULT_FIELDS, TaskResult, "task result.json")
+    record: TaskResult = _record_parse(text, _TASK_RESULT_FIELDS, TaskResult, "task result.json")
+    return record
 
 
 def pool_result_json(result: PoolResult) -> str:
@@ -872,7 +876,8 @@ def pool_result_json(result: PoolResult) -> str:
 
 def parse_pool_result(text: str | bytes) -> PoolResult:
     """Parse a pool `result.json` (null id lists read as empty); FormatError if it isn't one."""
-    return _record_parse(text, _POOL_RESULT_FIELDS, PoolResult, "pool result.json")
+    record: PoolResult = _record_parse(text, _POOL_RESULT_FIELDS, PoolResult, "pool result.json")
+    return record
 
 
 def task_config_json(config: TaskConfig) -> str:
@@ -882,7 +887,8 @@ def task_config_json(config: TaskConfig) -> str:
 
 def parse_task_config(text: str | bytes) -> TaskConfig:
     """Parse a task config; FormatError if it isn't one. The password comes back as written: redact it."""
-    return _record_parse(text, _TASK_CONFIG_FIELDS, TaskConfig, "task config")
+    record: TaskConfig = _record_parse(text, _TASK_CONFIG_FIELDS, TaskConfig, "task config")
+    return record
 
 
 # ---------------------------------------------------------------------------------------------------------
