@@ -24,8 +24,12 @@ venv:
 test:
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The main job on the bundled sample: every pair of the PINOLO tree, judged by the mutation engine.
 demo:
-	$(PY) -m mutations check --input examples/pairs.jsonl
+	@mkdir -p data/demo
+	$(PY) -m mutations pairs --root examples/pinolo-output --output data/demo/pairs.jsonl
+	$(PY) -m mutations check --input data/demo/pairs.jsonl --output data/demo/verdicts.jsonl
+	@echo "verdicts: data/demo/verdicts.jsonl"
 
 sample:
 	rm -rf examples/pinolo-output

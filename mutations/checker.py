@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from .engine import Analysis, Candidate, analyse
 from .errors import SqlSyntaxError
+from .parser import parse
 from .patterns import can_produce
 from .strategies import NO_CANDIDATE_REASONS, RULES, STRATEGIES
 from .tokens import Tokens, tokenize
@@ -145,6 +146,11 @@ def _other_strategy(analysis: Analysis, okeys: list[str], mkeys: list[str], stra
 def _explain(analysis: Analysis, mtokens: Tokens, okeys: list[str], mkeys: list[str], strategy: str,
              own: list[Candidate], prefix: int, suffix: int) -> str:
     otokens = analysis.tokens
+    try:
+        parse(mtokens.sql)
+    except SqlSyntaxError as error:
+        if error.reason.startswith(("not a SELECT", "more than one statement")):
+            return f"mutated SQL is not a single SELECT: {error}"
     other = _other_strategy(analysis, okeys, mkeys, strategy, prefix, suffix)
     if not own:
         reason = NO_CANDIDATE_REASONS[strategy]

@@ -13,9 +13,10 @@ import os
 import sys
 
 from .batch import check_jsonl, count_lines
-from .console import progress, setup_logging
+from .console import progress_bar, setup_logging
 from .engine import Candidate, apply, candidates
 from .errors import MutationsError
+from .generator import add_generate_arguments, run_generate
 from .strategies import STRATEGIES
 from .tree import REPORT_FOLDERS, SkippedFile, iter_pairs
 
@@ -89,15 +90,18 @@ def cmd_pairs(args: argparse.Namespace) -> int:
         return 2
     sink = sys.stdout if args.output is None else open(args.output, "w", encoding="utf-8")
     written = skipped = 0
+    bar = progress_bar(desc="pairs", unit="file")
     try:
-        for item in progress(iter_pairs(args.root, folders), desc="pairs", unit="file"):
+        for item in iter_pairs(args.root, folders):
+            bar.update(1)
             if isinstance(item, SkippedFile):
                 skipped += 1
-                print(f"{os.path.join(args.root, item.path)}: skipped: {item.reason}", file=sys.stderr)
+                bar.write(f"{os.path.join(args.root, item.path)}: skipped: {item.reason}", file=sys.stderr)
             else:
                 written += 1
                 sink.write(json.dumps(item.as_dict(), ensure_ascii=False) + "\n")
     finally:
+        bar.close()
         if sink is not sys.stdout:
             sink.close()
     print(f"bug files seen: {written + skipped} = {written} pairs written + {skipped} skipped", file=sys.stderr)
@@ -149,14 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     cands.add_argument("--strategy", "-s", choices=STRATEGIES, metavar="NAME", default=None)
     cands.set_defaults(handler=cmd_candidates)
 
-    try:
-        from .generator import add_generate_arguments, run_generate
-    except ImportError:  # the generator module is optional while it is being built
-        pass
-    else:
-        generate = commands.add_parser("generate", help="write a PINOLO output tree (task pools) for testing")
-        add_generate_arguments(generate)
-        generate.set_defaults(handler=run_generate)
+    generate = commands.add_parser("generate", help="write a PINOLO output tree (task pools) for testing")
+    add_generate_arguments(generate)
+    generate.set_defaults(handler=run_generate)
     return parser
 
 

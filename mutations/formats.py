@@ -21,6 +21,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Sequence
 
+from .strategies import STRATEGIES
+
 __all__ = [
     "FormatError",
     "PINOLO_MUTATION_NAMES",
@@ -67,28 +69,8 @@ class FormatError(ValueError):
     """A PINOLO file (or file name) that does not have the shape PINOLO writes; the message says where."""
 
 
-# The mutationName vocabulary of bug files, in reference §4 table order. Kept here (not imported from the
-# engine) so that format parsing never depends on the engine; a test asserts it equals mutations.STRATEGIES.
-PINOLO_MUTATION_NAMES: tuple[str, ...] = (
-    "FixMDistinctU",
-    "FixMDistinctL",
-    "FixMUnionAllU",
-    "FixMUnionAllL",
-    "FixMCmpOpU",
-    "FixMCmpOpL",
-    "FixMInNullU",
-    "FixMWhere1U",
-    "FixMWhere0L",
-    "FixMHaving1U",
-    "FixMHaving0L",
-    "FixMOn1U",
-    "FixMOn0L",
-    "FixMRmUnionAllL",
-    "RdMLikeU",
-    "RdMLikeL",
-    "RdMRegExpU",
-    "RdMRegExpL",
-)
+# The mutationName vocabulary of bug files is the strategy list itself (strategies.py imports nothing).
+PINOLO_MUTATION_NAMES: tuple[str, ...] = STRATEGIES
 _KNOWN_NAMES = frozenset(PINOLO_MUTATION_NAMES)
 
 
@@ -809,7 +791,7 @@ def _record_parse(text: str | bytes, spec: Sequence[tuple[str, str, type]], cls:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FormatError(f"{what}: invalid JSON ({exc.msg} at char {exc.pos})") from None
+        raise FormatError(f"{what}: invalid JSON: {exc.msg} (char {exc.pos})") from None
     if not isinstance(data, dict):
         raise FormatError(f"{what}: expected a JSON object, got {type(data).__name__}")
     values: dict[str, Any] = {}

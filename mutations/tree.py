@@ -49,11 +49,9 @@ class SkippedFile:
 
 
 def _provenance(root: str, relative: str) -> tuple[str, str, str, str]:
-    parts = relative.split(os.sep)
-    folder, task = parts[-2], parts[-3]
-    dbms = parts[-4] if len(parts) >= 4 else ""
-    run = "/".join(parts[:-4]) or os.path.basename(os.path.abspath(root))
-    return run, dbms, task, folder
+    """(run, dbms, task, folder) from the folder names, whether `root` is a run set, a pool or a task."""
+    parts = os.path.abspath(os.path.join(root, relative)).split(os.sep)
+    return parts[-5], parts[-4], parts[-3], parts[-2]
 
 
 def iter_pairs(root: str, folders: tuple[str, ...] = ("bugs", "sqlsim")) -> Iterator[Pair | SkippedFile]:

@@ -127,3 +127,10 @@ def test_sqlsim_pairs_conform_too(strategy):
 def test_strategy_list_is_the_reference_table():
     assert len(STRATEGIES) == 18 and len(set(STRATEGIES)) == 18
     assert STRATEGIES[0] == "FixMDistinctU" and STRATEGIES[-1] == "RdMRegExpL"
+
+
+def test_a_mutated_side_that_is_not_a_single_select_says_so():
+    drop = check(BASE, "DROP TABLE `table_3_utf8_undef`", "FixMWhere1U")
+    assert drop.reason.startswith("mutated SQL is not a single SELECT: not a SELECT statement: expected SELECT")
+    two = check(BASE, BASE.replace("WHERE (`a`)>(", "WHERE 1 AND (`a`)>(") + "; DROP TABLE `t`", "FixMWhere1U")
+    assert two.reason.startswith("mutated SQL is not a single SELECT: more than one statement near 'DROP'")

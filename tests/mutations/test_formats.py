@@ -347,7 +347,7 @@ def test_bug_file_names():
 
 
 def test_mutation_names_match_the_engine():
-    assert PINOLO_MUTATION_NAMES == mutations.STRATEGIES
+    assert PINOLO_MUTATION_NAMES is mutations.STRATEGIES
     assert all(is_known_mutation(name) for name in mutations.STRATEGIES)
 
 
