@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
 
 from tqdm import tqdm
-
-T = TypeVar("T")
 
 _state = {"quiet": False}
 
@@ -29,16 +25,8 @@ def is_quiet() -> bool:
     return _state["quiet"]
 
 
-def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "", unit: str = "it",
-             quiet: bool | None = None) -> Iterator[T]:
-    """A tqdm bar with counts and rate on stderr, unless quiet."""
-    disabled = is_quiet() if quiet is None else quiet
-    return iter(tqdm(iterable, total=total, desc=desc, unit=unit, disable=disabled, file=sys.stderr,
-                     dynamic_ncols=True, mininterval=0.5))
-
-
 def progress_bar(*, total: int | None = None, desc: str = "", unit: str = "it", quiet: bool | None = None) -> tqdm:
-    """A manual tqdm bar (call .update(n)), silenced like `progress`."""
+    """A tqdm bar with counts and rate on stderr (call .update(n)); silent with --quiet or quiet=True."""
     disabled = is_quiet() if quiet is None else quiet
     return tqdm(total=total, desc=desc, unit=unit, disable=disabled, file=sys.stderr, dynamic_ncols=True,
                 mininterval=0.5)

@@ -8,7 +8,6 @@ replacing the point's character span, so everything outside it stays byte-identi
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -70,6 +69,7 @@ class _Visitor:
         self.parser = parser
         self.tokens = parser.tokens
         self.found: list[Candidate] = []
+        self.reached: list[Query] | None = None  # set to a list to record every query block visited
 
     # -- recording ---------------------------------------------------------------------------------------
 
@@ -91,6 +91,8 @@ class _Visitor:
     # -- queries -----------------------------------------------------------------------------------------
 
     def query(self, query: Query, flag: int) -> None:
+        if self.reached is not None:
+            self.reached.append(query)
         if isinstance(query, Select):
             self.select(query, flag)
         elif isinstance(query, SetOp):
@@ -260,19 +262,12 @@ def _is_string_literal(node: Expr | None) -> bool:
     )
 
 
-def walk_queries(parser: Parser, query: Query) -> Iterator[Query]:
-    """Every query block the visitor can reach, forcing lazy groups to be parsed along the way."""
+def walk_queries(parser: Parser, query: Query) -> list[Query]:
+    """Every query block the visitor reaches, in visiting order (lazy groups get parsed on the way)."""
     visitor = _Visitor(parser)
-    seen: list[Query] = []
-    original_query = visitor.query
-
-    def recording_query(node: Query, flag: int) -> None:
-        seen.append(node)
-        original_query(node, flag)
-
-    visitor.query = recording_query  # type: ignore[method-assign]
+    visitor.reached = []
     visitor.query(query, 1)
-    yield from seen
+    return visitor.reached
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .console import progress_bar
 from .errors import MutationsError, SqlSyntaxError
 from .formats import (
     OUTPUT_DATA_SQL,
@@ -1094,22 +1095,16 @@ class _Progress:
     """tqdm bar over tasks with a files/s postfix; a no-op when quiet."""
 
     def __init__(self, total: int, quiet: bool) -> None:
-        self.bar = None
         self.start = time.perf_counter()
-        if not quiet:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="task", desc="generate", file=sys.stderr, dynamic_ncols=True)
+        self.bar = progress_bar(total=total, desc="generate", unit="task", quiet=quiet)
 
     def step(self, files: int) -> None:
-        if self.bar is not None:
-            elapsed = max(time.perf_counter() - self.start, 1e-9)
-            self.bar.set_postfix(files=files, files_s=f"{files / elapsed:.0f}", refresh=False)
-            self.bar.update(1)
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        self.bar.set_postfix(files=files, files_s=f"{files / elapsed:.0f}", refresh=False)
+        self.bar.update(1)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1131,7 +1126,6 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all-strategies", action="store_true",
                         help="also emit DISTINCT, bare UNION and literal LIKE/REGEXP so all 18 strategies can fire")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run_generate(args: argparse.Namespace) -> int:

@@ -840,13 +840,6 @@ class Parser:
         self._group_cache[open_] = result
         return result
 
-    def parse_all_groups(self, query: Query) -> None:
-        """Force the lazy parse of every group the visitor could reach (for passes that edit all SELECTs)."""
-        from .engine import walk_queries  # local import: engine depends on this module
-
-        for _ in walk_queries(self, query):
-            pass
-
 
 def parse(sql: str) -> tuple[Parser, Query]:
     """Tokenize and parse one SELECT/WITH statement (a trailing ';' is allowed)."""

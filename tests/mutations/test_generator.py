@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -25,12 +24,12 @@ from mutations.formats import (
     parse_task_config,
     parse_task_result,
 )
+from mutations.cli import build_parser
 from mutations.generator import (
     DEFAULT_MIX,
     FAULT_KINDS,
     MANIFEST_NAME,
     GenerateError,
-    add_generate_arguments,
     generate,
     oracle_check,
     oracle_cmp,
@@ -398,15 +397,14 @@ def test_generate_rejects_bad_arguments(tmp_path, kwargs):
 
 
 def test_cli_glue(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_generate_arguments(parser)
-    args = parser.parse_args(["--root", str(tmp_path / "out"), "--dbms", "mysql,mariadb", "--tasks", "2",
-                              "--queries", "5", "--seed", "9", "--mix", "FixMDistinctL=1,FixMOn1U=1", "--quiet"])
-    assert run_generate(args) == 0
+    parser = build_parser()  # the real `python -m mutations` parser: --quiet is its global option
+    args = parser.parse_args(["--quiet", "generate", "--root", str(tmp_path / "out"), "--dbms", "mysql,mariadb",
+                              "--tasks", "2", "--queries", "5", "--seed", "9", "--mix", "FixMDistinctL=1,FixMOn1U=1"])
+    assert args.quiet and run_generate(args) == 0
     err = capsys.readouterr().err
     assert "generated 4 tasks" in err and "report files" in err
     assert (tmp_path / "out" / "mysql" / "taskpool.log").exists() and (tmp_path / "out" / "mariadb").is_dir()
-    bad = parser.parse_args(["--root", str(tmp_path / "bad"), "--tasks", "1", "--mix", "Nope=1", "--quiet"])
+    bad = parser.parse_args(["--quiet", "generate", "--root", str(tmp_path / "bad"), "--tasks", "1", "--mix", "Nope=1"])
     assert run_generate(bad) == 2
     assert "unknown strategy" in capsys.readouterr().err
 
