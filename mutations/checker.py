@@ -121,13 +121,9 @@ def _quote(text: str) -> str:
     return f"`{text}`"
 
 
-def _span_text(tokens: Tokens, first: int, last: int) -> str:
-    return tokens.text(first, last)
-
-
 def _describe(otokens: Tokens, mtokens: Tokens, i1: int, i2: int, j1: int, j2: int) -> str:
-    before = _span_text(otokens, i1, i2)
-    after = _span_text(mtokens, j1, j2)
+    before = otokens.text(i1, i2)
+    after = mtokens.text(j1, j2)
     if i1 == i2:
         where = otokens.starts[i1] if i1 < len(otokens) else len(otokens.sql)
         return f"{_quote(after)} was inserted at char {where}"

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .parser import Expr, ParenQuery, Parser, Query, Select, SetOp, TableRef, With, parse
+from .parser import Expr, Parser, Query, Select, SetOp, TableRef, With, parse
 from .patterns import mutate_pattern
 from .strategies import require_strategy
 from .tokens import Tokens

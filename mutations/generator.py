@@ -643,7 +643,7 @@ def _task_specs(
     nominal = 400_000_000 + queries * QUERY_NOMINAL_NS + 30_000_000
     specs = []
     mix_items = tuple(sorted(mix.items()))
-    for p_index, pool in enumerate(pools):
+    for pool in pools:
         rng = random.Random(f"pinoloft-schedule:{pool.seed}")
         for task_id in range(tasks):
             slot, thread = divmod(task_id, THREADS)
@@ -1026,7 +1026,7 @@ def generate(
         progress.close()
     outcomes.sort(key=lambda o: (o.run, dbms.index(o.dbms), o.task_id))
 
-    for p_index, pool in enumerate(pools):
+    for pool in pools:
         _write_pool_files(pool, [o for o in outcomes if o.run == pool.run and o.dbms == pool.dbms])
 
     fault_entries: list[dict[str, Any]] = []

@@ -78,8 +78,3 @@ def require_strategy(name: str) -> str:
     if name not in RULES:
         raise UnknownStrategyError(name)
     return name
-
-
-def is_upper_strategy(name: str) -> bool:
-    """U strategies enlarge the result in a positive context (reference §3.2)."""
-    return name.endswith("U")

@@ -98,26 +98,3 @@ def _raise_bad_character(sql: str, position: int) -> None:
     if sql.startswith("/*", position):
         raise SqlSyntaxError("unterminated /* comment", sql, position)
     raise SqlSyntaxError(f"unexpected character {char!r}", sql, position)
-
-
-def is_string_key(key: str) -> bool:
-    return key[:1] == "'"
-
-
-def is_identifier_key(key: str) -> bool:
-    return key[:1] == "`"
-
-
-def is_word_key(key: str) -> bool:
-    first = key[:1]
-    return first.isalpha() or first in "_$" or (first > "\x7f")
-
-
-def is_introducer(tokens: Tokens, index: int) -> bool:
-    """`_UTF8MB4'x'`: a charset introducer is a word starting with `_` directly before a string literal."""
-    keys = tokens.keys
-    return (
-        index + 1 < len(keys)
-        and keys[index][:1] == "_"
-        and keys[index + 1][:1] == "'"
-    )
