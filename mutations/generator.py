@@ -643,7 +643,7 @@ def _task_specs(
     nominal = 400_000_000 + queries * QUERY_NOMINAL_NS + 30_000_000
     specs = []
     mix_items = tuple(sorted(mix.items()))
-    for pool in pools:
+    for p_index, pool in enumerate(pools):
         rng = random.Random(f"pinoloft-schedule:{pool.seed}")
         for task_id in range(tasks):
             slot, thread = divmod(task_id, THREADS)
