@@ -326,3 +326,26 @@ def test_errors_are_clear():
 )
 def test_wider_mysql_syntax_is_read(sql, strategies):
     assert [c.strategy for c in candidates(sql)] == strategies
+
+
+@pytest.mark.parametrize(
+    ("strategy", "before", "after", "expected"),
+    [
+        ("RdMLikeU", "a_c", "%_%", True),
+        ("RdMLikeU", "a%c", "a_c", False),
+        ("RdMLikeU", "abc", "abcd", False),
+        ("RdMLikeL", "%a%", "_a%", True),
+        ("RdMLikeL", "%a%", "_b%", False),
+        ("RdMRegExpU", "^a+$", "a*", True),
+        ("RdMRegExpU", "^a+$", "^a*$", True),
+        ("RdMRegExpU", "^a+$", "a+$", True),
+        ("RdMRegExpU", "a+", "^a+", False),
+        ("RdMRegExpU", "a*", "a+", False),
+        ("RdMRegExpL", "a*b*", "a+b?", True),
+        ("RdMRegExpL", "a*b*", "a+b.", False),
+    ],
+)
+def test_can_produce_tells_reachable_patterns(strategy, before, after, expected):
+    from mutations import can_produce
+
+    assert can_produce(strategy, before, after) is expected
