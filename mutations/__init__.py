@@ -7,7 +7,7 @@
     True
 """
 
-from .checker import Verdict, check
+from .checker import Judgement, Verdict, check, judge
 from .engine import Candidate, Mutation, apply, apply_candidate, candidates
 from .errors import MutationsError, SqlSyntaxError, UnknownStrategyError
 from .patterns import can_produce
@@ -21,10 +21,12 @@ __all__ = [
     "STRATEGIES",
     "SqlSyntaxError",
     "UnknownStrategyError",
+    "Judgement",
     "Verdict",
     "apply",
     "apply_candidate",
     "can_produce",
     "candidates",
     "check",
+    "judge",
 ]

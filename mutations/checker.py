@@ -10,11 +10,13 @@ introducer, as PINOLO's rewritten literals do (reference §4).
 from __future__ import annotations
 
 import difflib
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .engine import Analysis, Candidate, analyse
 from .errors import SqlSyntaxError
+from .fingerprint import normalise_keys
 from .parser import parse
 from .patterns import can_produce
 from .strategies import NO_CANDIDATE_REASONS, RULES, STRATEGIES
@@ -88,16 +90,65 @@ def _match(cands: list[Candidate] | tuple[Candidate, ...], okeys: list[str], mke
 
 def check(original: str, mutated: str, strategy: str) -> Verdict:
     """Judge one pair. Never raises for bad SQL or an unknown name: those are verdicts with a reason."""
-    if strategy not in RULES:
-        return Verdict(False, None, f"unknown strategy {strategy!r}")
+    analysis: Analysis | SqlSyntaxError
+    mutated_tokens: Tokens | SqlSyntaxError
     try:
         analysis = analyse(original)
     except SqlSyntaxError as error:
-        return Verdict(False, None, f"original SQL is not a readable SELECT: {error}")
+        analysis = error
     try:
         mutated_tokens = tokenize(mutated)
     except SqlSyntaxError as error:
-        return Verdict(False, None, f"mutated SQL does not tokenize: {error}")
+        mutated_tokens = error
+    return _verdict(analysis, mutated_tokens, strategy)
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A verdict plus the pair's fingerprints (None where a text does not tokenize), from one tokenization."""
+
+    verdict: Verdict
+    original_fingerprint: str | None
+    pair_fingerprint: str | None
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def judge(original: str, mutated: str, strategy: str) -> Judgement:
+    """`check` and `mutations.fingerprint` in one pass: what the warehouse's verdict step stores per pair."""
+    analysis: Analysis | SqlSyntaxError
+    original_keys: list[str] | None
+    try:
+        analysis = analyse(original)
+        original_keys = analysis.tokens.keys
+    except SqlSyntaxError as error:
+        analysis = error
+        try:
+            original_keys = tokenize(original).keys
+        except SqlSyntaxError:
+            original_keys = None
+    mutated_tokens: Tokens | SqlSyntaxError
+    try:
+        mutated_tokens = tokenize(mutated)
+    except SqlSyntaxError as error:
+        mutated_tokens = error
+    verdict = _verdict(analysis, mutated_tokens, strategy)
+    if original_keys is None or isinstance(mutated_tokens, SqlSyntaxError):
+        return Judgement(verdict, None, None)
+    original_text = normalise_keys(original_keys)
+    pair_text = "\x1f".join((strategy, original_text, normalise_keys(mutated_tokens.keys)))
+    return Judgement(verdict, _sha256(original_text), _sha256(pair_text))
+
+
+def _verdict(analysis: Analysis | SqlSyntaxError, mutated_tokens: Tokens | SqlSyntaxError, strategy: str) -> Verdict:
+    if strategy not in RULES:
+        return Verdict(False, None, f"unknown strategy {strategy!r}")
+    if isinstance(analysis, SqlSyntaxError):
+        return Verdict(False, None, f"original SQL is not a readable SELECT: {analysis}")
+    if isinstance(mutated_tokens, SqlSyntaxError):
+        return Verdict(False, None, f"mutated SQL does not tokenize: {mutated_tokens}")
     okeys = _strip_semicolons(analysis.tokens.keys)
     mkeys = _strip_semicolons(mutated_tokens.keys)
     own = [candidate for candidate in analysis.candidates if candidate.strategy == strategy]

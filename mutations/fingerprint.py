@@ -14,7 +14,11 @@ from .tokens import tokenize
 
 def normalised_text(sql: str) -> str:
     """The token stream with literals masked, separated by single spaces (trailing `;` dropped)."""
-    keys = tokenize(sql).keys
+    return normalise_keys(tokenize(sql).keys)
+
+
+def normalise_keys(keys: list[str]) -> str:
+    """`normalised_text` for an already tokenized text (saves a second tokenization)."""
     out: list[str] = []
     for index, key in enumerate(keys):
         head = key[:1]

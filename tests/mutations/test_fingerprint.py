@@ -23,3 +23,16 @@ def test_pair_hash_matches_duckdb_sha256():
             "SELECT sha256(? || chr(31) || ? || chr(31) || ?)", [strategy, original, mutated]
         ).fetchall()[0][0]
     assert pair_hash(strategy, original, mutated) == expected
+
+
+def test_judge_gives_the_verdict_and_the_same_fingerprints_as_the_separate_functions():
+    from mutations import check, judge
+
+    original = "SELECT (`a`) AS `f1` FROM `t` WHERE (`a`)>(_UTF8MB4'x')"
+    mutated = original.replace(")>(", ")>=(")
+    judgement = judge(original, mutated, "FixMCmpOpU")
+    assert judgement.verdict == check(original, mutated, "FixMCmpOpU")
+    assert judgement.original_fingerprint == fingerprint(original)
+    assert judgement.pair_fingerprint == pair_fingerprint("FixMCmpOpU", original, mutated)
+    broken = judge(original, "SELECT 'unterminated", "FixMCmpOpU")
+    assert (broken.verdict.conforms, broken.original_fingerprint, broken.pair_fingerprint) == (False, None, None)
