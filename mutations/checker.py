@@ -23,6 +23,19 @@ from .strategies import NO_CANDIDATE_REASONS, RULES, STRATEGIES
 from .tokens import Tokens, tokenize
 
 CONFORMS = "conforms"
+REASON_KINDS = (
+    CONFORMS,
+    "unknown_strategy",
+    "original_unreadable",
+    "mutated_unreadable",
+    "mutated_not_select",
+    "no_mutation_point",
+    "identical",
+    "other_strategy",
+    "wrong_rewrite",
+    "outside_mutation_point",
+    "several_edits",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +46,8 @@ class Verdict:
     is_upper: bool | None
     reason: str
     candidate: Candidate | None = None
+    kind: str = CONFORMS  # a stable category of `reason` (see REASON_KINDS), for grouping failures
+
 
     def as_dict(self) -> dict[str, object]:
         return {"conforms": self.conforms, "is_upper": self.is_upper, "reason": self.reason}
@@ -144,11 +159,11 @@ def judge(original: str, mutated: str, strategy: str) -> Judgement:
 
 def _verdict(analysis: Analysis | SqlSyntaxError, mutated_tokens: Tokens | SqlSyntaxError, strategy: str) -> Verdict:
     if strategy not in RULES:
-        return Verdict(False, None, f"unknown strategy {strategy!r}")
+        return Verdict(False, None, f"unknown strategy {strategy!r}", kind="unknown_strategy")
     if isinstance(analysis, SqlSyntaxError):
-        return Verdict(False, None, f"original SQL is not a readable SELECT: {analysis}")
+        return Verdict(False, None, f"original SQL is not a readable SELECT: {analysis}", kind="original_unreadable")
     if isinstance(mutated_tokens, SqlSyntaxError):
-        return Verdict(False, None, f"mutated SQL does not tokenize: {mutated_tokens}")
+        return Verdict(False, None, f"mutated SQL does not tokenize: {mutated_tokens}", kind="mutated_unreadable")
     okeys = _strip_semicolons(analysis.tokens.keys)
     mkeys = _strip_semicolons(mutated_tokens.keys)
     own = [candidate for candidate in analysis.candidates if candidate.strategy == strategy]
@@ -156,8 +171,9 @@ def _verdict(analysis: Analysis | SqlSyntaxError, mutated_tokens: Tokens | SqlSy
     suffix = _common_suffix(okeys, mkeys)
     matched = _match(own, okeys, mkeys, prefix, suffix)
     if matched is not None:
-        return Verdict(True, matched.is_upper, CONFORMS, matched)
-    return Verdict(False, None, _explain(analysis, mutated_tokens, okeys, mkeys, strategy, own, prefix, suffix))
+        return Verdict(True, matched.is_upper, CONFORMS, matched, kind=CONFORMS)
+    kind, reason = _explain(analysis, mutated_tokens, okeys, mkeys, strategy, own, prefix, suffix)
+    return Verdict(False, None, reason, kind=kind)
 
 
 # -- explanations (only on the failure path, so clarity beats speed here) -----------------------------------
@@ -191,37 +207,38 @@ def _other_strategy(analysis: Analysis, okeys: list[str], mkeys: list[str], stra
 
 
 def _explain(analysis: Analysis, mtokens: Tokens, okeys: list[str], mkeys: list[str], strategy: str,
-             own: list[Candidate], prefix: int, suffix: int) -> str:
+             own: list[Candidate], prefix: int, suffix: int) -> tuple[str, str]:
+    """(kind, reason): a stable category for grouping, and the sentence a person reads."""
     otokens = analysis.tokens
     try:
         parse(mtokens.sql)
     except SqlSyntaxError as error:
         if error.reason.startswith(("not a SELECT", "more than one statement")):
-            return f"mutated SQL is not a single SELECT: {error}"
+            return "mutated_not_select", f"mutated SQL is not a single SELECT: {error}"
     other = _other_strategy(analysis, okeys, mkeys, strategy, prefix, suffix)
     if not own:
         reason = NO_CANDIDATE_REASONS[strategy]
-        return f"{reason} (the edit is a {other} mutation)" if other else reason
+        return "no_mutation_point", f"{reason} (the edit is a {other} mutation)" if other else reason
     if okeys == mkeys:
-        return "the mutated query is identical to the original"
+        return "identical", "the mutated query is identical to the original"
     if other:
-        return f"this is a {other} mutation, not {strategy}: {strategy} {RULES[strategy]}"
+        return "other_strategy", f"this is a {other} mutation, not {strategy}: {strategy} {RULES[strategy]}"
     n, m = len(okeys), len(mkeys)
     overlap = min(suffix, n - prefix, m - prefix)
     for candidate in own:  # one edit, inside a mutation point, with the wrong content
         head, tail = candidate.tok_start, n - candidate.tok_end
         if head <= prefix and tail <= overlap:
             change = _describe(otokens, mtokens, head, candidate.tok_end, head, m - tail)
-            return f"{change}, which {strategy} never does: it {RULES[strategy]}"
+            return "wrong_rewrite", f"{change}, which {strategy} never does: it {RULES[strategy]}"
     hunks = [op for op in difflib.SequenceMatcher(None, okeys, mkeys, autojunk=False).get_opcodes()
              if op[0] != "equal"]
     described = [_describe(otokens, mtokens, i1, i2, j1, j2) for _, i1, i2, j1, j2 in hunks[:3]]
     if len(hunks) == 1:
-        return f"text changed outside the mutation point: {described[0]}"
+        return "outside_mutation_point", f"text changed outside the mutation point: {described[0]}"
     more = f" and {len(hunks) - 3} more" if len(hunks) > 3 else ""
     numbers = {2: "two", 3: "three"}
     count = numbers.get(len(hunks), str(len(hunks)))
-    return f"{count} edits where {strategy} makes one: " + "; ".join(described) + more
+    return "several_edits", f"{count} edits where {strategy} makes one: " + "; ".join(described) + more
 
 
 def strategies_matching(original: str, mutated: str) -> list[str]:

@@ -134,3 +134,23 @@ def test_a_mutated_side_that_is_not_a_single_select_says_so():
     assert drop.reason.startswith("mutated SQL is not a single SELECT: not a SELECT statement: expected SELECT")
     two = check(BASE, BASE.replace("WHERE (`a`)>(", "WHERE 1 AND (`a`)>(") + "; DROP TABLE `t`", "FixMWhere1U")
     assert two.reason.startswith("mutated SQL is not a single SELECT: more than one statement near 'DROP'")
+
+
+def test_every_failure_has_a_stable_kind_for_grouping():
+    from mutations.checker import REASON_KINDS
+
+    cases = {
+        "conforms": check(BASE, BASE.replace(")>(", ")>=("), "FixMCmpOpU"),
+        "wrong_rewrite": check(BASE, BASE.replace(")>(", ")<=("), "FixMCmpOpU"),
+        "identical": check(BASE, BASE, "FixMCmpOpU"),
+        "outside_mutation_point": check(BASE, BASE.replace("`t1`", "`t9`"), "FixMCmpOpU"),
+        "several_edits": check(BASE, BASE.replace(")>(", ")>=(").replace("`t1`", "`t9`"), "FixMCmpOpU"),
+        "other_strategy": check(BASE, BASE.replace("HAVING NOT ((`f1`)<=(`f2`))", "HAVING 1"), "FixMWhere1U"),
+        "no_mutation_point": check(BASE, BASE, "FixMOn1U"),
+        "mutated_not_select": check(BASE, "DROP TABLE `t`", "FixMWhere1U"),
+        "original_unreadable": check("DROP TABLE `t`", BASE, "FixMWhere1U"),
+        "mutated_unreadable": check(BASE, "SELECT 'x", "FixMWhere1U"),
+        "unknown_strategy": check(BASE, BASE, "FixMNope"),
+    }
+    assert {kind: verdict.kind for kind, verdict in cases.items()} == {kind: kind for kind in cases}
+    assert set(cases) == set(REASON_KINDS)
