@@ -1,0 +1,27 @@
+-- The password itself is never stored; password_removed says one was present.
+select
+    cast(source_root as varchar) as source_root,
+    cast(run as varchar) as run,
+    cast(dbms as varchar) as dbms,
+    cast(task as varchar) as task,
+    cast(task_id as integer) as task_id,
+    cast(relative_path as varchar) as relative_path,
+    cast(file_hash as varchar) as file_hash,
+    cast(ingested_at as timestamp) as ingested_at,
+    cast(ingest_run_id as bigint) as ingest_run_id,
+    cast(output_path as varchar) as output_path,
+    cast(config_dbms as varchar) as config_dbms,
+    cast(host as varchar) as host,
+    cast(port as bigint) as port,
+    cast(username as varchar) as username,
+    cast(password_removed as boolean) as password_removed,
+    cast(dbname as varchar) as dbname,
+    cast(seed as bigint) as seed,
+    cast(ddl_path as varchar) as ddl_path,
+    cast(dml_path as varchar) as dml_path,
+    cast(rd_gen_path as varchar) as rd_gen_path,
+    cast(zz_path as varchar) as zz_path,
+    cast(yy_path as varchar) as yy_path,
+    cast(queries_num as bigint) as queries_num,
+    cast(need_dml as boolean) as need_dml
+from {{ source('pinolo', 'task_configs') }}

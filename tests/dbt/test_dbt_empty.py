@@ -1,0 +1,88 @@
+"""`dbt build` on an empty raw schema (every raw table present, no rows), `dbt docs generate` offline, and
+the profile's default warehouse path from both ways of calling dbt."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dbt_fixtures import PROJECT, ROOT, create_raw_schema, dbt, dbt_build, query
+
+MARTS = ["pairs", "dataset_candidates", "dataset_examples", "dataset_coverage", "strategy_coverage"]
+
+
+@pytest.fixture(scope="module")
+def empty(tmp_path_factory):
+    work = tmp_path_factory.mktemp("dbt-empty")
+    warehouse = work / "warehouse.duckdb"
+    create_raw_schema(warehouse)
+    done = dbt_build(warehouse, work)
+    return warehouse, work, done
+
+
+def test_build_passes_on_an_empty_raw_schema(empty):
+    warehouse, _, done = empty
+    assert "ERROR=0" in done.stdout and "WARN=0" in done.stdout
+    for mart in MARTS[:-1]:
+        assert query(warehouse, f"select count(*) from marts.{mart}") == [(0,)]
+    # Coverage still lists the 18 strategies for the 4 DBMSs, all zero.
+    assert query(warehouse, "select count(*), sum(reports + distinct_pairs + synthetic_pairs)"
+                            " from marts.strategy_coverage") == [(72, 0)]
+
+
+def test_schemas_are_exactly_staging_intermediate_marts_and_seeds(empty):
+    warehouse, _, _ = empty
+    rows = query(warehouse, "select table_schema, count(*) from information_schema.tables"
+                            " where table_schema <> 'raw' group by all order by 1")
+    assert rows == [("intermediate", 6), ("marts", 5), ("seeds", 2), ("staging", 14)]
+    kinds = query(warehouse, "select distinct table_schema, table_type from information_schema.tables"
+                             " where table_schema in ('staging', 'intermediate', 'marts') order by 1")
+    assert kinds == [("intermediate", "VIEW"), ("marts", "BASE TABLE"), ("staging", "VIEW")]
+
+
+def test_docs_generate_works_offline(empty):
+    warehouse, work, _ = empty
+    done = dbt("docs generate", warehouse, work)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (work / "target" / "catalog.json").is_file()
+    assert (work / "target" / "index.html").is_file()
+
+
+def test_every_model_is_documented_and_key_tested(empty):
+    import json
+
+    _, work, _ = empty
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    models = {n["unique_id"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    tested = set()
+    for node in manifest["nodes"].values():
+        name = (node.get("test_metadata") or {}).get("name")
+        if node["resource_type"] == "test" and name in ("unique", "unique_combination_of_columns", "primary_key"):
+            tested.update(d for d in node["depends_on"]["nodes"] if d in models)
+    assert len(models) == 25
+    assert sorted(m["name"] for m in models.values() if not m["description"].strip()) == []
+    assert sorted(models[m]["name"] for m in set(models) - tested) == []
+
+
+def test_default_warehouse_path_resolves_from_both_invocations(tmp_path):
+    """Without PINOLOFT_WAREHOUSE, both ways of calling dbt open <repo>/data/warehouse.duckdb."""
+    repo = tmp_path / "repo"
+    shutil.copytree(PROJECT, repo / "dbt_project", ignore=shutil.ignore_patterns("target", "logs"))
+    shutil.copytree(ROOT / "models", repo / "models")
+    (repo / "data").mkdir()
+    create_raw_schema(repo / "data" / "warehouse.duckdb")
+    env = {k: v for k, v in os.environ.items() if k != "PINOLOFT_WAREHOUSE"}
+    env.update(DBT_SEND_ANONYMOUS_USAGE_STATS="False", DBT_NO_VERSION_CHECK="True")
+    executable = str(Path(sys.executable).with_name("dbt"))
+    for cwd, args in ((repo / "dbt_project", ["--profiles-dir", "."]),
+                      (repo, ["--project-dir", "dbt_project", "--profiles-dir", "dbt_project"])):
+        done = subprocess.run([executable, "run", "--select", "stg_pinolo__ingest_runs", *args], cwd=cwd,
+                              env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout[-3000:]
+        assert query(repo / "data" / "warehouse.duckdb",
+                     "select count(*) from information_schema.tables where table_schema = 'staging'") == [(1,)]
+        assert not (tmp_path / "data").exists() and not (repo / "dbt_project" / "data").exists()
