@@ -1,0 +1,37 @@
+"""pinoloft's ingest: PINOLO output trees into the warehouse's `raw` schema (docs/warehouse.md).
+
+    >>> from ingest import load, check_pairs, load_datasets, synthesize
+    >>> report = load("examples/pinolo-output", "data/warehouse.duckdb")   # doctest: +SKIP
+    >>> report.reconciliation                                               # doctest: +SKIP
+    'files seen 1306 = loaded 1265 + quarantined 41 + skipped as unchanged 0; vanished 0'
+
+The library raises `IngestError` subclasses for what a user can fix; bad input files never raise, they go to
+`raw.ingest_quarantine`. `python -m ingest` is the command line.
+"""
+
+from .datasets import load_datasets
+from .errors import (
+    DatasetConfigError,
+    IngestError,
+    SourceError,
+    StepOrderError,
+    WarehouseError,
+)
+from .loader import LoadReport, load
+from .synthesize import SynthesizeReport, synthesize
+from .verdicts import CheckReport, check_pairs
+
+__all__ = [
+    "CheckReport",
+    "DatasetConfigError",
+    "IngestError",
+    "LoadReport",
+    "SourceError",
+    "StepOrderError",
+    "SynthesizeReport",
+    "WarehouseError",
+    "check_pairs",
+    "load",
+    "load_datasets",
+    "synthesize",
+]
