@@ -1,0 +1,174 @@
+"""Benchmark: `ingest load` over >= 1,000,000 generated report files, against a plain read loop, plus `check`.
+
+    python bench/ingest.py [--files N] [--dir PARENT] [--workers W] [--jobs J] [--tree PATH] [--keep] [--skip-check]
+
+Steps, all in one run:
+
+1. generate a PINOLO tree with `mutations.generator.generate` (>= N report files; ~110 s for 1,000,000), or
+   reuse `--tree PATH` (a tree left by an earlier `--keep`);
+2. baseline: a plain Python loop that walks the tree and reads every file's bytes (`open(…).read()`),
+   nothing else; measured before and after the loads, and the ratio uses their mean;
+3. first load into a new warehouse, in a child process (`python -m ingest load`): seconds (wall, including
+   the interpreter's start) and peak RSS from `resource.getrusage`: the child's own maximum plus, for its
+   worker processes, their largest maximum times their number (RUSAGE_CHILDREN reports one maximum, not
+   a sum, so this bound is conservative);
+4. re-load of the unchanged tree: seconds and ratio to the first;
+5. `check` on all cores: distinct pairs judged, pairs/s and pairs/s per core; then a rerun with nothing new.
+
+Targets (issue 3): load <= 2x the baseline, peak RSS <= 1.5 GiB, re-load <= 10% of the load, check >= 2,000
+pairs/s per core and a rerun in seconds. The tree is deleted at the end unless --keep (deleting a million
+files takes about two minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from mutations.generator import generate
+
+QUERIES_PER_TASK = 500
+GIB = 1024 ** 3
+
+CHILD = r"""
+import json, resource, sys, time
+mode, target, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+began = time.perf_counter()
+if mode == "load":
+    from ingest.loader import load
+    report = load(sys.argv[4], target, workers=workers, quiet=True)
+    extra = {"files_seen": report.files_seen, "files_loaded": report.files_loaded,
+             "files_unchanged": report.files_unchanged, "reconciliation": report.reconciliation}
+else:
+    from ingest.verdicts import check_pairs
+    report = check_pairs(target, jobs=workers, quiet=True)
+    extra = {"pairs": report.pairs, "total_verdicts": report.total_verdicts}
+seconds = time.perf_counter() - began
+own = resource.getrusage(resource.RUSAGE_SELF)
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": seconds, "self_rss_kib": own.ru_maxrss, "child_rss_kib": children.ru_maxrss,
+                  "cpu_s": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, **extra}))
+"""
+
+
+def calibrate(parent: Path) -> float:
+    root = Path(tempfile.mkdtemp(prefix="pinoloft-calib-", dir=parent))
+    try:
+        summary = generate(root, tasks=4, queries=300, seed=424242, quiet=True)
+        return summary.report_files / summary.queries
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def baseline(root: Path) -> tuple[float, int, int]:
+    """Seconds to walk the tree and read every file's bytes with a plain loop; (seconds, files, bytes)."""
+    start = time.perf_counter()
+    files = size = 0
+    for directory, _, names in os.walk(root):
+        for name in names:
+            with open(os.path.join(directory, name), "rb") as handle:
+                size += len(handle.read())
+            files += 1
+    return time.perf_counter() - start, files, size
+
+
+def child(mode: str, target: Path, workers: int, root: Path | None = None) -> dict:
+    """Run one step in a fresh process; returns its figures plus the wall time seen from here."""
+    args = [sys.executable, "-c", CHILD, mode, str(target), str(workers)] + ([str(root)] if root else [])
+    start = time.perf_counter()
+    result = subprocess.run(args, cwd=REPO, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if result.returncode:
+        raise SystemExit(f"{mode} failed:\n{result.stderr}")
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures["wall"] = wall
+    figures["peak_bound_bytes"] = (figures["self_rss_kib"] + workers * figures["child_rss_kib"]) * 1024
+    return figures
+
+
+def mib(kib_or_bytes: float, kib: bool = True) -> str:
+    value = kib_or_bytes * 1024 if kib else kib_or_bytes
+    return f"{value / 1024 ** 2:.0f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=1_000_000, help="minimum report files to generate")
+    parser.add_argument("--dir", default=None, help="parent folder of the temporary tree and warehouse")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="ingest worker processes")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="check worker processes")
+    parser.add_argument("--tree", default=None, help="reuse this generated tree instead of generating one")
+    parser.add_argument("--keep", action="store_true", help="keep the tree and the warehouse")
+    parser.add_argument("--skip-check", action="store_true", help="leave out the check step")
+    args = parser.parse_args(argv)
+
+    parent = Path(args.dir or tempfile.gettempdir())
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pinoloft-bench-ingest-", dir=parent))
+    root = Path(args.tree) if args.tree else work / "pinolo"
+    warehouse = work / "warehouse.duckdb"
+    try:
+        if args.tree is None:
+            per_query = calibrate(parent)
+            tasks = math.ceil(args.files / per_query * 1.06 / QUERIES_PER_TASK)
+            start = time.perf_counter()
+            summary = generate(root, tasks=tasks, queries=QUERIES_PER_TASK, seed=20261124)
+            print(f"generated: {summary.report_files} report files ({tasks} tasks x {QUERIES_PER_TASK} queries) "
+                  f"in {time.perf_counter() - start:.0f}s", flush=True)
+        before, files, size = baseline(root)
+        print(f"tree:              {files} files, {size / 1e9:.2f} GB under {root}", flush=True)
+        print(f"baseline (before): {before:.1f}s  (walk + read bytes, {files / before:.0f} files/s)", flush=True)
+
+        first = child("load", warehouse, args.workers, root)
+        print(f"load:              {first['wall']:.1f}s wall ({first['seconds']:.1f}s inside load(), "
+              f"{first['cpu_s']:.0f}s CPU, {args.workers} workers); {first['reconciliation']}", flush=True)
+        again = child("load", warehouse, args.workers, root)
+        after, _, _ = baseline(root)
+        base = (before + after) / 2
+        print(f"baseline (after):  {after:.1f}s; mean {base:.1f}s", flush=True)
+        print(f"re-load:           {again['wall']:.2f}s wall ({again['seconds']:.2f}s inside load()); "
+              f"{again['reconciliation']}", flush=True)
+        print(f"warehouse:         {os.path.getsize(warehouse) / 1e6:.0f} MB", flush=True)
+        ratio = first["wall"] / base
+        reratio = again["wall"] / first["wall"]
+        peak = first["peak_bound_bytes"]
+        print(f"ratio load/baseline:      {ratio:.2f}x  (target <= 2.00: {'met' if ratio <= 2 else 'MISSED'})")
+        print(f"peak RSS (load):          main {mib(first['self_rss_kib'])}, largest worker "
+              f"{mib(first['child_rss_kib'])}, bound main + {args.workers} x worker = {mib(peak, kib=False)} "
+              f"(target <= 1536 MiB: {'met' if peak <= 1.5 * GIB else 'MISSED'})")
+        print(f"ratio re-load/load:       {reratio:.1%}  (target <= 10%: {'met' if reratio <= 0.10 else 'MISSED'})",
+              flush=True)
+        if not args.skip_check:
+            judged = child("check", warehouse, args.jobs)
+            rate = judged["pairs"] / judged["seconds"] if judged["seconds"] else 0.0
+            per_core = rate / args.jobs
+            print(f"check:             {judged['pairs']} pairs in {judged['seconds']:.1f}s = {rate:.0f} pairs/s on "
+                  f"{args.jobs} processes = {per_core:.0f} pairs/s per core (target >= 2000: "
+                  f"{'met' if per_core >= 2000 else 'MISSED'}); peak RSS bound "
+                  f"{mib(judged['peak_bound_bytes'], kib=False)}", flush=True)
+            rerun = child("check", warehouse, args.jobs)
+            print(f"check rerun:       {rerun['pairs']} new pairs, {rerun['wall']:.1f}s wall "
+                  f"({rerun['seconds']:.1f}s inside check_pairs())", flush=True)
+        return 0
+    finally:
+        if args.keep:
+            print(f"kept: {work}" + ("" if args.tree else f" (tree: {root})"))
+        else:
+            start = time.perf_counter()
+            shutil.rmtree(work, ignore_errors=True)
+            print(f"deleted {work} in {time.perf_counter() - start:.0f}s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

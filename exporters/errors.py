@@ -1,0 +1,39 @@
+"""Exceptions raised by the exporters library. Only `exporters.cli` turns them into exit codes."""
+
+from __future__ import annotations
+
+
+class ExportersError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class WarehouseError(ExportersError):
+    """The warehouse file is missing, cannot be opened read-only, or lacks the marts table/columns we read."""
+
+
+class DatasetNotFoundError(ExportersError):
+    """The asked dataset has no rows in `marts.dataset_examples`; carries the names that do exist."""
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        self.name = name
+        self.available = list(available)
+        listing = ", ".join(self.available) if self.available else "none (run `make transform` first)"
+        super().__init__(f"dataset {name!r} not found in marts.dataset_examples; datasets that exist: {listing}")
+
+
+class UnknownModelError(ExportersError):
+    """A model name that is not in the model table (`exporters/config/models.yml`)."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = list(known)
+        super().__init__(f"unknown model {name!r}: expected one of {', '.join(self.known)} "
+                         "(add it to exporters/config/models.yml)")
+
+
+class ConfigError(ExportersError):
+    """The model/price table is malformed."""
+
+
+class EncodingDataError(ExportersError):
+    """The local BPE file of a tokenizer encoding is missing or does not match tiktoken's expected SHA-256."""

@@ -1,0 +1,428 @@
+"""`load`: a PINOLO tree into the warehouse's `raw` schema, incrementally, in one transaction per run.
+
+First load of a root: the workers list and read every unit (task folder, pool top) in one pass. Later loads:
+the workers first list every file with its size and mtime (no reading); DuckDB compares that listing with
+`raw.ingest_files`; only the reports whose .json or .log is new or changed are read again (both files of a
+report, since one row merges them), and their old rows are replaced. Files that are gone are marked
+vanished. Everything happens inside one transaction, committed at the very end: a run that is interrupted
+(Ctrl-C, kill, crash) leaves the warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from mutations.console import progress_bar
+
+from .discover import Layout, Unit, discover
+from .errors import IngestError
+from .parallel import WorkerPool
+from .readers import SCAN_SCHEMA, TASK_META_SCHEMA, UnitResult, read_unit, scan_unit
+from .schema import FILE_TABLES, connect, ensure_schema
+
+log = logging.getLogger("ingest")
+
+STAGING_PREFIX = ".ingest-staging-"
+MEMORY_LIMIT = "768MB"  # DuckDB's share of the 1.5 GiB the whole load may use
+BATCH_ROWS = 20_000  # staged bug rows per INSERT batch
+
+
+@dataclass(slots=True)
+class LoadReport:
+    """The counts of one run. `files_seen = files_loaded + files_quarantined + files_unchanged` always."""
+
+    ingest_run_id: int
+    source_root: str
+    files_seen: int
+    files_loaded: int
+    files_quarantined: int
+    files_unchanged: int
+    files_vanished: int
+    seconds: float
+    tasks: int
+    pools: int
+    incremental: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def reconciliation(self) -> str:
+        return (f"files seen {self.files_seen} = loaded {self.files_loaded} + quarantined {self.files_quarantined}"
+                f" + skipped as unchanged {self.files_unchanged}; vanished {self.files_vanished}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _work(job: tuple[str, str, Unit, frozenset[str] | None, str, str]) -> UnitResult:
+    mode, root, unit, only, stage, key = job
+    if mode == "scan":
+        return scan_unit(root, unit)
+    return read_unit(root, unit, only, stage, key)
+
+
+class _Writer:
+    """Inserts the Parquet files the workers staged, a batch at a time, while the workers go on.
+
+    A batch is every file staged since the last one, inserted with one statement per table once it holds
+    BATCH_ROWS bug rows (and at the end). Inserting from Parquet lets DuckDB write full row groups to the
+    database file as it goes, so the transaction's memory stays flat however big the tree.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, root: str, run_id: int, at: datetime) -> None:
+        self.con = con
+        self.root = root
+        self.run_id = run_id
+        self.at = at
+        self.files: dict[str, list[str]] = defaultdict(list)
+        self.pending_bugs = 0
+
+    def add(self, staged: dict[str, tuple[str, int]]) -> None:
+        for table, (path, count) in staged.items():
+            if count:
+                self.files[table].append(path)
+        self.pending_bugs += staged.get("bug_reports", ("", 0))[1]
+        if self.pending_bugs >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        for table in sorted(self.files):
+            self.insert(table)
+        self.files.clear()
+        self.pending_bugs = 0
+
+    def insert(self, table: str) -> None:
+        paths = self.files[table]
+        if table == "ingest_files":
+            self.con.execute(
+                "INSERT INTO raw.ingest_files BY NAME SELECT *, ?::VARCHAR AS source_root, "
+                "?::BIGINT AS first_seen_run, ?::BIGINT AS last_seen_run, ?::TIMESTAMP AS updated_at "
+                "FROM read_parquet(?::VARCHAR[])", [self.root, self.run_id, self.run_id, self.at, paths])
+        else:
+            self.con.execute(
+                f"INSERT INTO raw.{table} BY NAME SELECT *, ?::VARCHAR AS source_root, "
+                "?::TIMESTAMP AS ingested_at, ?::BIGINT AS ingest_run_id FROM read_parquet(?::VARCHAR[])",
+                [self.root, self.at, self.run_id, paths])
+        for path in paths:
+            os.unlink(path)
+
+
+def _staging_dir(warehouse: str | os.PathLike[str]) -> str:
+    """A fresh folder for staged rows beside the warehouse; stale ones of dead runs are removed first."""
+    parent = os.path.dirname(os.path.abspath(os.fspath(warehouse)))
+    os.makedirs(parent, exist_ok=True)
+    for name in os.listdir(parent):
+        if name.startswith(STAGING_PREFIX):
+            pid = name[len(STAGING_PREFIX):].split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=parent)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _worker_count(workers: int | None) -> int:
+    if workers is not None and workers < 1:
+        raise IngestError(f"--workers must be at least 1, got {workers}")
+    return workers or os.cpu_count() or 1
+
+
+def load(root: str | os.PathLike[str], warehouse: str | os.PathLike[str], *, workers: int | None = None,
+         quiet: bool | None = None) -> LoadReport:
+    """Load every pool and task below `root` into `warehouse` (created if missing) and reconcile the counts.
+
+    Raises SourceError when `root` holds no PINOLO output and WarehouseError when the warehouse cannot be
+    opened; bad files never raise, they go to raw.ingest_quarantine. Nothing is committed unless the whole
+    run succeeds.
+    """
+    began = time.perf_counter()
+    layout = discover(root)
+    count = _worker_count(workers)
+    stage = _staging_dir(warehouse)
+    try:
+        with WorkerPool(min(count, max(1, len(layout.units)))) as pool:
+            con = connect(warehouse)
+            try:
+                con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+                con.execute("BEGIN TRANSACTION")
+                report = _load(con, pool, layout, stage, quiet)
+                con.execute("COMMIT")
+            except BaseException:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                raise
+            finally:
+                con.close()
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+def _load(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: Layout, stage: str,
+          quiet: bool | None) -> LoadReport:
+    ensure_schema(con)
+    root = layout.root
+    run_id = con.execute("SELECT coalesce(max(ingest_run_id), 0) + 1 FROM raw.ingest_runs").fetchall()[0][0]
+    started = _now()
+    writer = _Writer(con, root, run_id, started)
+    prior = con.execute("SELECT count(*) FROM raw.ingest_files WHERE source_root = ?", [root]).fetchall()[0][0]
+    incremental = prior > 0
+    metas: list[pa.Table] = []
+    unchanged = vanished = 0
+    missing: list[str] = []
+
+    if incremental:
+        jobs, unchanged, vanished, scanned_meta = _plan_incremental(con, pool, layout, stage, quiet)
+        metas.append(scanned_meta)
+        total = sum(len(job[3] or ()) for job in jobs)
+    else:
+        jobs = [("read", root, unit, None, stage, str(index)) for index, unit in enumerate(layout.units)]
+        total = None
+
+    loaded = quarantined = 0
+    read_meta: list[pa.Table] = []
+    con.execute("SET threads = 1")  # while the workers parse, the cores are theirs
+    notes: list[str] = []
+    bar = progress_bar(total=total, desc="ingest", unit="file", quiet=quiet)
+    try:
+        for result in pool.run(_work, jobs, window=pool.workers * 3):
+            writer.add(result.staged)
+            if result.task_meta is not None:
+                read_meta.append(result.task_meta)
+            loaded += result.loaded
+            quarantined += result.quarantined
+            missing.extend(result.missing)
+            for note in result.notes:
+                log.warning(note)
+                notes.append(note)
+            bar.update(result.files)
+        writer.flush()
+    finally:
+        bar.close()
+    con.execute(f"SET threads = {os.cpu_count() or 1}")
+
+    if incremental:
+        _finish_files(con, root, run_id, started, missing)
+        vanished += len(missing)
+    tasks = _update_tasks(con, root, run_id, started, metas, read_meta, incremental)
+    if incremental:
+        con.execute("DROP VIEW IF EXISTS ingest_scan")
+        con.execute("DROP VIEW IF EXISTS ingest_scan_paths")
+        con.unregister("ingest_scan_arrow")
+
+    seen = loaded + quarantined + unchanged
+    check = con.execute(
+        "SELECT count(*) FILTER (WHERE status <> 'vanished'), "
+        "count(*) FILTER (WHERE status <> 'vanished' AND last_seen_run = ?) FROM raw.ingest_files "
+        "WHERE source_root = ?", [run_id, root]).fetchall()[0]
+    if check[0] != seen or check[1] != seen:
+        raise IngestError(f"internal error: reconciliation failed ({seen} files seen, {check[0]} tracked as present, "
+                          f"{check[1]} marked seen in this run); nothing was committed")
+    report = LoadReport(run_id, root, seen, loaded, quarantined, unchanged, vanished, 0.0, tasks,
+                        len(layout.pools), incremental, notes)
+    con.execute("INSERT INTO raw.ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, root, started, _now(), seen, loaded, quarantined, unchanged, vanished,
+                 report.reconciliation])
+    return report
+
+
+def _plan_incremental(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: Layout, stage: str,
+                      quiet: bool | None) -> tuple[list[Any], int, int, pa.Table]:
+    """List the tree, compare it with raw.ingest_files, delete what will be re-read; returns the read jobs,
+    the unchanged and vanished counts, and the listed task facts."""
+    root = layout.root
+    scans: list[pa.Table] = []
+    metas: list[pa.Table] = []
+    bar = progress_bar(total=len(layout.units), desc="scan", unit="dir", quiet=quiet)
+    try:
+        for result in pool.run(_work, [("scan", root, unit, None, stage, "") for unit in layout.units]):
+            scans.append(result.scan)
+            if result.task_meta is not None:
+                metas.append(result.task_meta)
+            bar.update(1)
+    finally:
+        bar.close()
+    scan = pa.concat_tables(scans) if scans else SCAN_SCHEMA.empty_table()
+    del scans
+    # Paths, report folders and report groups (a report's .json and .log share the group of its stem).
+    con.register("ingest_scan_arrow", scan)
+    con.execute(r"""
+        CREATE OR REPLACE TEMP VIEW ingest_scan_paths AS
+        SELECT unit_rel, unit_kind, name, size, mtime_ns,
+               CASE WHEN unit_rel = '' THEN name ELSE unit_rel || '/' || name END AS relative_path
+        FROM ingest_scan_arrow""")
+    con.execute(r"""
+        CREATE OR REPLACE TEMP VIEW ingest_scan AS
+        SELECT *, CASE WHEN contains(name, '/') THEN split_part(name, '/', 1) END AS folder,
+               CASE WHEN unit_rel = '' THEN '' ELSE unit_rel || '/' END
+                   || CASE WHEN contains(name, '/') THEN regexp_replace(name, '\.[^./]*$', '') ELSE name END
+                   AS group_key
+        FROM ingest_scan_paths""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ingest_prev AS
+        SELECT relative_path, size, mtime_ns, status, file_kind, first_seen_run FROM raw.ingest_files
+        WHERE source_root = ?""", [root])
+    # Files new, changed or back from vanished (their folder and group are worked out for them alone);
+    # files gone since the last run.
+    con.execute(r"""
+        CREATE OR REPLACE TEMP TABLE ingest_changed AS
+        SELECT c.*, CASE WHEN contains(name, '/') THEN split_part(name, '/', 1) END AS folder,
+               CASE WHEN unit_rel = '' THEN '' ELSE unit_rel || '/' END
+                   || CASE WHEN contains(name, '/') THEN regexp_replace(name, '\.[^./]*$', '') ELSE name END
+                   AS group_key
+        FROM (SELECT s.*, (p.relative_path IS NULL OR p.status = 'vanished') AS is_new
+              FROM ingest_scan_paths s LEFT JOIN ingest_prev p USING (relative_path)
+              WHERE p.relative_path IS NULL OR p.status = 'vanished' OR p.size <> s.size
+                 OR p.mtime_ns <> s.mtime_ns) AS c""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ingest_gone AS
+        SELECT p.relative_path, p.file_kind,
+               CASE WHEN regexp_matches(p.relative_path, '(^|/)(bugs|maystable|unstable|sqlsim)/[^/]+$')
+                    THEN CASE WHEN regexp_matches(p.relative_path, '\\.[^./]*$')
+                              THEN regexp_replace(p.relative_path, '\\.[^./]*$', '') ELSE p.relative_path END
+                    ELSE p.relative_path END AS group_key,
+               regexp_extract(p.relative_path, '^(.*?)/?(bugs|maystable|unstable|sqlsim)/[^/]+$', 1) AS report_unit,
+               CASE WHEN p.relative_path = 'result.json' THEN ''
+                    ELSE regexp_extract(p.relative_path, '^(.*)/result\\.json$', 1) END AS result_unit
+        FROM ingest_prev p ANTI JOIN ingest_scan_paths s USING (relative_path)
+        WHERE p.status <> 'vanished'""")
+    # Which units must be read again, and which of their files. A report is re-read whole (.json and .log);
+    # a task whose result.json came or went is re-read whole (the reasons of cut reports depend on it); a
+    # task whose maystable/ gained or lost a report re-reads its sqlsim/ (orphans depend on it).
+    scanned, changed, vanished = con.execute(
+        "SELECT (SELECT count(*) FROM ingest_scan_arrow), (SELECT count(*) FROM ingest_changed), "
+        "(SELECT count(*) FROM ingest_gone)").fetchall()[0]
+    rereads = 0
+    if changed or vanished:
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE ingest_work AS
+            WITH dirty_groups AS (
+                SELECT group_key FROM ingest_changed UNION SELECT group_key FROM ingest_gone
+            ), whole_units AS (
+                SELECT unit_rel FROM ingest_changed WHERE is_new AND unit_kind = 'task' AND name = 'result.json'
+                UNION SELECT result_unit FROM ingest_gone WHERE file_kind = 'task_result'
+            ), maystable_keys AS (
+                SELECT unit_rel, regexp_extract(name, '^maystable/bug-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)-', 1) AS b,
+                       regexp_extract(name, '^maystable/bug-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)-', 2) AS s
+                FROM ingest_changed WHERE is_new AND name LIKE 'maystable/%.json'
+                UNION
+                SELECT report_unit,
+                       regexp_extract(relative_path, '(^|/)maystable/bug-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)-[^/]*$', 2),
+                       regexp_extract(relative_path, '(^|/)maystable/bug-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)-[^/]*$', 3)
+                FROM ingest_gone WHERE file_kind = 'bug_json' AND regexp_matches(relative_path, '(^|/)maystable/[^/]+$')
+            )
+            SELECT s.unit_rel, s.name, s.relative_path FROM ingest_scan s
+            WHERE s.group_key IN (SELECT group_key FROM dirty_groups)
+               OR s.unit_rel IN (SELECT unit_rel FROM whole_units)
+               OR (s.folder = 'sqlsim' AND (s.unit_rel,
+                       regexp_extract(s.name, '^sqlsim/bug-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)-', 1),
+                       regexp_extract(s.name, '^sqlsim/bug-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)-', 2))
+                   IN (SELECT (unit_rel, b, s) FROM maystable_keys WHERE b <> ''))""")
+        rereads = con.execute("SELECT count(*) FROM ingest_work").fetchall()[0][0]
+    if rereads:
+        for table in FILE_TABLES:
+            con.execute(f"DELETE FROM raw.{table} WHERE source_root = ? AND relative_path IN "
+                        "(SELECT relative_path FROM ingest_work)", [root])
+        con.execute("DELETE FROM raw.ingest_files WHERE source_root = ? AND relative_path IN "
+                    "(SELECT relative_path FROM ingest_work)", [root])
+    if vanished:
+        con.execute("UPDATE raw.ingest_files SET status = 'vanished', updated_at = ? WHERE source_root = ? AND "
+                    "relative_path IN (SELECT relative_path FROM ingest_gone)", [_now(), root])
+        con.execute("UPDATE raw.bug_reports SET is_vanished = true WHERE source_root = ? AND "
+                    "relative_path IN (SELECT relative_path FROM ingest_gone)", [root])
+    units = {unit.rel: unit for unit in layout.units}
+    wanted: dict[str, set[str]] = defaultdict(set)
+    if rereads:
+        for unit_rel, name in con.execute("SELECT unit_rel, name FROM ingest_work").fetchall():
+            wanted[unit_rel].add(name)
+    jobs = [("read", root, units[rel], frozenset(names), stage, str(index))
+            for index, (rel, names) in enumerate(sorted(wanted.items()))]
+    meta = pa.concat_tables(metas) if metas else TASK_META_SCHEMA.empty_table()
+    return jobs, scanned - rereads, vanished, meta
+
+
+def _finish_files(con: duckdb.DuckDBPyConnection, root: str, run_id: int, at: datetime, missing: list[str]) -> None:
+    """After an incremental read: keep first_seen_run of re-read files, record files that vanished while
+    being read, and stamp every present file as seen in this run."""
+    con.execute("""
+        UPDATE raw.ingest_files AS f SET first_seen_run = p.first_seen_run
+        FROM ingest_prev p
+        WHERE f.source_root = ? AND f.last_seen_run = ? AND f.relative_path = p.relative_path
+          AND p.first_seen_run IS NOT NULL""", [root, run_id])
+    if missing:
+        con.register("ingest_missing", pa.table({"relative_path": pa.array(missing, pa.string())}))
+        con.execute("""
+            INSERT INTO raw.ingest_files (source_root, relative_path, file_kind, size, mtime_ns, status,
+                                          first_seen_run, last_seen_run, updated_at)
+            SELECT ?, p.relative_path, p.file_kind, p.size, p.mtime_ns, 'vanished', p.first_seen_run, NULL, ?
+            FROM ingest_prev p JOIN ingest_missing USING (relative_path)""", [root, at])
+        con.unregister("ingest_missing")
+    con.execute("UPDATE raw.ingest_files SET last_seen_run = ? WHERE source_root = ? AND status <> 'vanished' "
+                "AND last_seen_run IS DISTINCT FROM ?", [run_id, root, run_id])
+
+
+def _update_tasks(con: duckdb.DuckDBPyConnection, root: str, run_id: int, at: datetime, scanned: list[pa.Table],
+                  read: list[pa.Table], incremental: bool) -> int:
+    """Rewrite raw.tasks rows (and killed-task quarantine rows) of the tasks whose facts changed."""
+    read_meta = pa.concat_tables(read) if read else TASK_META_SCHEMA.empty_table()
+    listed = pa.concat_tables(scanned) if scanned else read_meta
+    con.register("ingest_listed", listed)
+    con.register("ingest_read_meta", read_meta)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ingest_tasks AS
+        SELECT CASE WHEN l.relative_path = '' THEN '.' ELSE l.relative_path END AS relative_path,
+               l.run, l.dbms, l.task, l.task_id, l.has_result,
+               coalesce(r.finished_in_log, t.finished_in_log, false) AS finished_in_log, l.folders
+        FROM ingest_listed l
+        LEFT JOIN ingest_read_meta r USING (relative_path)
+        LEFT JOIN raw.tasks t ON t.source_root = ? AND t.relative_path =
+             (CASE WHEN l.relative_path = '' THEN '.' ELSE l.relative_path END)""", [root])
+    con.unregister("ingest_listed")
+    con.unregister("ingest_read_meta")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ingest_tasks_changed AS
+        SELECT n.* FROM ingest_tasks n
+        LEFT JOIN raw.tasks t ON t.source_root = ? AND t.relative_path = n.relative_path
+        WHERE t.relative_path IS NULL OR t.has_result IS DISTINCT FROM n.has_result
+           OR t.finished_in_log IS DISTINCT FROM n.finished_in_log OR t.folders IS DISTINCT FROM n.folders""",
+                [root])
+    con.execute("DELETE FROM raw.tasks WHERE source_root = ? AND relative_path IN "
+                "(SELECT relative_path FROM ingest_tasks_changed)", [root])
+    con.execute("DELETE FROM raw.ingest_quarantine WHERE source_root = ? AND file_kind = 'task_dir' AND "
+                "relative_path IN (SELECT relative_path FROM ingest_tasks_changed)", [root])
+    con.execute("""
+        INSERT INTO raw.tasks BY NAME
+        SELECT ? AS source_root, run, dbms, task, task_id, relative_path, has_result, finished_in_log, folders,
+               ? AS ingested_at, ? AS ingest_run_id
+        FROM ingest_tasks_changed""", [root, at, run_id])
+    con.execute("""
+        INSERT INTO raw.ingest_quarantine BY NAME
+        SELECT ? AS source_root, relative_path, run, dbms, task, 'task_dir' AS file_kind,
+               CASE WHEN finished_in_log
+                    THEN 'task has no result.json although task.log says Finished (result not saved)'
+                    ELSE 'task killed before result.json (no Finished in task.log)' END AS reason,
+               NULL AS file_hash, ? AS ingested_at, ? AS ingest_run_id
+        FROM ingest_tasks_changed WHERE NOT has_result""", [root, at, run_id])
+    return con.execute("SELECT count(*) FROM ingest_tasks").fetchall()[0][0]

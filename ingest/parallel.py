@@ -1,0 +1,84 @@
+"""A bounded process pool: results come back as they finish, with at most `window` jobs in flight.
+
+`imap_unordered` would let fast workers pile results up in the parent's memory while it is busy writing;
+here a new job is handed out only when a result has been taken. The pool is forked before the caller opens
+DuckDB (forking a process that holds DuckDB's threads is not safe), and workers ignore SIGINT so that
+Ctrl-C reaches the parent alone, which rolls back and stops them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Self
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class WorkerPool:
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._pool = None
+        if self.workers > 1:
+            method = "fork" if sys.platform.startswith("linux") else "spawn"
+            self._pool = multiprocessing.get_context(method).Pool(self.workers, initializer=_ignore_sigint)
+
+    def run(self, function: Callable[[Any], Any], jobs: Iterable[Any], window: int | None = None) -> Iterator[Any]:
+        """Results of `function(job)` in completion order (in job order with one worker)."""
+        if self._pool is None:
+            for job in jobs:
+                yield function(job)
+            return
+        window = window or self.workers * 2
+        done: queue.Queue[tuple[bool, Any]] = queue.Queue()
+        pending = 0
+        source = iter(jobs)
+        exhausted = False
+
+        def submit() -> bool:
+            nonlocal pending
+            try:
+                job = next(source)
+            except StopIteration:
+                return False
+            self._pool.apply_async(function, (job,), callback=lambda r: done.put((True, r)),  # type: ignore[union-attr]
+                                   error_callback=lambda e: done.put((False, e)))
+            pending += 1
+            return True
+
+        while pending < window and not exhausted:
+            exhausted = not submit()
+        while pending:
+            ok, value = done.get()
+            pending -= 1
+            if not ok:
+                raise value
+            if not exhausted:
+                exhausted = not submit()
+            yield value
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+    def terminate(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.terminate()
