@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 PINOLO_OUTPUT ?= examples/pinolo-output
 WAREHOUSE ?= data/warehouse.duckdb
-DATASET ?= demo
+DATASET ?=
 DATASETS_DIR ?= datasets
 QUIET ?=
 # dbt must not phone home: there is no network at run time.
@@ -48,9 +48,9 @@ transform: check
 	$(PY) -m ingest $(QUIET) synthesize --warehouse $(WAREHOUSE)
 	$(DBT_ENV) $(DBT) build --project-dir dbt_project --profiles-dir dbt_project --quiet
 
-# The selected dataset as chat JSONL + meta + report (reads the warehouse read-only).
+# The selected dataset(s) as chat JSONL + meta + report (reads the warehouse read-only); all without DATASET.
 export:
-	$(PY) -m exporters $(QUIET) export --dataset $(DATASET) --warehouse $(WAREHOUSE)
+	$(PY) -m exporters $(QUIET) export $(if $(DATASET),--dataset $(DATASET)) --warehouse $(WAREHOUSE)
 
 docs:
 	$(DBT_ENV) $(DBT) docs generate --project-dir dbt_project --profiles-dir dbt_project

@@ -158,13 +158,16 @@ def load(root: str | os.PathLike[str], warehouse: str | os.PathLike[str], *, wor
     layout = discover(root)
     count = _worker_count(workers)
     stage = _staging_dir(warehouse)
+    # Listing files is mostly waiting on stat(): a later run lists with twice the processes. The pools are
+    # forked before DuckDB is opened for writing (forking a process that runs DuckDB's threads is unsafe).
+    lister = WorkerPool(min(2 * count, len(layout.units))) if _has_prior(warehouse, layout.root) else None
     try:
         with WorkerPool(min(count, max(1, len(layout.units)))) as pool:
             con = connect(warehouse)
             try:
                 con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
                 con.execute("BEGIN TRANSACTION")
-                report = _load(con, pool, layout, stage, quiet)
+                report = _load(con, pool, lister, layout, stage, quiet)
                 con.execute("COMMIT")
             except BaseException:
                 try:
@@ -175,13 +178,31 @@ def load(root: str | os.PathLike[str], warehouse: str | os.PathLike[str], *, wor
             finally:
                 con.close()
     finally:
+        if lister is not None:
+            lister.terminate()
         shutil.rmtree(stage, ignore_errors=True)
     report.seconds = time.perf_counter() - began
     return report
 
 
-def _load(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: Layout, stage: str,
-          quiet: bool | None) -> LoadReport:
+def _has_prior(warehouse: str | os.PathLike[str], root: str) -> bool:
+    """Whether an earlier run loaded this root (a quick read-only look; False when in doubt)."""
+    if not os.path.exists(os.fspath(warehouse)):
+        return False
+    try:
+        con = duckdb.connect(os.fspath(warehouse), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        return bool(con.execute("SELECT count(*) FROM raw.ingest_files WHERE source_root = ?", [root]).fetchall()[0][0])
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+
+
+def _load(con: duckdb.DuckDBPyConnection, pool: WorkerPool, lister: WorkerPool | None, layout: Layout,
+          stage: str, quiet: bool | None) -> LoadReport:
     ensure_schema(con)
     root = layout.root
     run_id = con.execute("SELECT coalesce(max(ingest_run_id), 0) + 1 FROM raw.ingest_runs").fetchall()[0][0]
@@ -194,7 +215,9 @@ def _load(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: Layout, stag
     missing: list[str] = []
 
     if incremental:
-        jobs, unchanged, vanished, scanned_meta = _plan_incremental(con, pool, layout, stage, quiet)
+        jobs, unchanged, vanished, scanned_meta = _plan_incremental(con, lister or pool, layout, stage, quiet)
+        if lister is not None:
+            lister.close()
         metas.append(scanned_meta)
         total = sum(len(job[3] or ()) for job in jobs)
     else:
