@@ -197,6 +197,30 @@ class _Rows:
         self.quarantined = 0
         self.prov = (unit.run, unit.dbms, unit.task, unit.task_id)
 
+    def mark(self) -> tuple[Any, ...]:
+        return (tuple(len(rows) for rows in self.rows.values()), len(self.notes), self.loaded, self.quarantined)
+
+    def rollback(self, mark: tuple[Any, ...]) -> None:
+        """Forget what was added since `mark` (a file that vanished or failed half-way through a report)."""
+        lengths, notes, self.loaded, self.quarantined = mark
+        for rows, length in zip(self.rows.values(), lengths):
+            del rows[length:]
+        del self.notes[notes:]
+
+    def unreadable(self, rel: str, kind: str, path: str, error: OSError) -> None:
+        """Quarantine a file that could not be read (or whose report partner could not be)."""
+        try:
+            stat = os.lstat(path)
+            size, mtime = stat.st_size, stat.st_mtime_ns
+        except OSError:
+            size = mtime = 0
+        failed = error.filename
+        if failed is None or os.fspath(failed) == path:
+            reason = f"cannot read the file: {error.strerror or error}"
+        else:
+            reason = f"cannot read {os.path.basename(os.fspath(failed))} of the same report: {error.strerror or error}"
+        self.quarantine(rel, kind, reason, None, size, mtime)
+
     def file(self, rel: str, kind: str, size: int, mtime_ns: int, digest: str | None, ok: bool,
              task: str | None = None) -> None:
         unit = self.unit
@@ -611,24 +635,36 @@ def read_unit(root: str, unit: Unit, only: frozenset[str] | None, stage: str, ke
             continue
         rel = unit.child(name)
         path = os.path.join(base, name)
+        mark = rows.mark()
+        task: str | None = None
+        task_id: int | None = None
+        if unit.kind == "pool" and kind == "task_config":
+            task_id = int(TASK_CONFIG_RE.match(name).group(1))  # type: ignore[union-attr]
+            task = f"task-{task_id}"
         try:
-            if unit.kind == "pool" and kind == "task_config":
-                match = TASK_CONFIG_RE.match(name)
-                task_id = int(match.group(1))  # type: ignore[union-attr]
-                _record_file(rows, rel, kind, path, task=f"task-{task_id}", task_id=task_id)
-            else:
-                result = _record_file(rows, rel, kind, path)
-                if kind == "task_log":
-                    finished = result
+            result = _record_file(rows, rel, kind, path, task=task, task_id=task_id)
+            if kind == "task_log":
+                finished = result
         except FileNotFoundError:
+            rows.rollback(mark)
             missing.append(rel)
+        except OSError as error:
+            rows.rollback(mark)
+            rows.unreadable(rel, kind, path, error)
     if groups:
         maystable = _maystable_ids(f"{base}/maystable")
         for (folder, _), names in sorted(groups.items()):
+            mark = rows.mark()
             try:
                 _bug_group(rows, f"{base}/{folder}", folder, names, maystable, listing.has_result)
             except FileNotFoundError:
+                rows.rollback(mark)
                 missing.extend(unit.child(f"{folder}/{name}") for name in names.values())
+            except OSError as error:
+                rows.rollback(mark)
+                for ext, name in sorted(names.items()):
+                    kind = "bug_json" if ext == "json" else "bug_log" if ext == "log" else "other"
+                    rows.unreadable(unit.child(f"{folder}/{name}"), kind, f"{base}/{folder}/{name}", error)
     meta = _task_meta(unit, listing, finished) if unit.kind == "task" else None
     staged = _stage(rows.tables(), stage, key)
     return UnitResult(staged, meta, None, rows.notes, rows.loaded, rows.quarantined, sorted(missing))

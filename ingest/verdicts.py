@@ -37,19 +37,24 @@ BATCH = 8192  # pairs fetched from DuckDB (and committed) at a time
 _ENGINE_FILES = ("checker.py", "engine.py", "fingerprint.py", "parser.py", "patterns.py", "strategies.py",
                  "tokens.py")
 
+# One row per pair_hash without a verdict: the first report of each (in load order, which keeps the
+# mutants of one original close together, so the engine's parse cache serves them), then the synthetic
+# pairs' raw and sqlsim forms that no report has. Deduplicating on row ids, not on the texts, keeps the
+# memory this needs small.
 _PENDING = """
-    SELECT pair_hash, any_value(strategy) AS strategy, any_value(original_sql) AS original_sql,
-           any_value(mutated_sql) AS mutated_sql
-    FROM (
-        SELECT pair_hash, mutation_name AS strategy, original_sql, mutated_sql FROM raw.bug_reports
-        UNION ALL
+    SELECT pair_hash, mutation_name AS strategy, original_sql, mutated_sql FROM raw.bug_reports
+    WHERE rowid IN (SELECT min(rowid) FROM raw.bug_reports
+                    WHERE pair_hash NOT IN (SELECT pair_hash FROM raw.mutation_verdicts) GROUP BY pair_hash)
+    UNION ALL
+    SELECT pair_hash, any_value(strategy), any_value(original_sql), any_value(mutated_sql) FROM (
         SELECT pair_hash, strategy, original_sql, mutated_sql FROM raw.synthetic_pairs
         UNION ALL
         SELECT sha256(strategy || chr(31) || original_sqlsim || chr(31) || mutated_sqlsim), strategy,
                original_sqlsim, mutated_sqlsim
         FROM raw.synthetic_pairs WHERE original_sqlsim IS NOT NULL AND mutated_sqlsim IS NOT NULL
-    ) AS p
+    ) AS s
     WHERE pair_hash NOT IN (SELECT pair_hash FROM raw.mutation_verdicts)
+      AND pair_hash NOT IN (SELECT pair_hash FROM raw.bug_reports)
     GROUP BY pair_hash
 """
 
@@ -133,6 +138,7 @@ def check_pairs(warehouse: str | os.PathLike[str], *, jobs: int | None = None,
     with WorkerPool(jobs) as pool:
         con = connect(warehouse)
         try:
+            con.execute("SET memory_limit = '512MB'")  # the pending pairs spill to disk beyond that
             ensure_schema(con)
             report = _check(con, pool, version, quiet)
         finally:
@@ -143,41 +149,46 @@ def check_pairs(warehouse: str | os.PathLike[str], *, jobs: int | None = None,
 
 
 def _check(con: duckdb.DuckDBPyConnection, pool: WorkerPool, version: str, quiet: bool | None) -> CheckReport:
-    # Pending pairs in original order, so that a worker meets the mutants of one original together and the
-    # engine's parse cache serves them.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE check_pending AS SELECT row_number() OVER "
-                f"(ORDER BY original_sql, strategy, mutated_sql) AS n, * FROM ({_PENDING})")
-    total = con.execute("SELECT count(*) FROM check_pending").fetchall()[0][0]
+    total = con.execute(f"SELECT count(*) FROM ({_PENDING})").fetchall()[0][0]
     report = CheckReport(0, 0, 0.0, pool.workers, version)
+    if not total:
+        report.total_verdicts = con.execute("SELECT count(*) FROM raw.mutation_verdicts").fetchall()[0][0]
+        return report
+    # The pending pairs stream from a second connection (a snapshot taken now) while verdicts are committed
+    # batch by batch on this one.
+    reader = con.cursor()
     bar = progress_bar(total=total, desc="check", unit="pair", quiet=quiet)
     try:
-        for start in range(1, total + 1, BATCH):
-            rows = con.execute("SELECT pair_hash, strategy, original_sql, mutated_sql FROM check_pending "
-                               "WHERE n >= ? AND n < ? ORDER BY n", [start, start + BATCH]).fetchall()
-            strategies = {pair_hash: strategy for pair_hash, strategy, _, _ in rows}
+        stream = reader.sql(_PENDING).to_arrow_reader(BATCH)
+        for batch in stream:
+            columns = batch.to_pydict()
+            rows = list(zip(columns["pair_hash"], columns["strategy"], columns["original_sql"],
+                            columns["mutated_sql"]))
             chunks = [rows[i:i + CHUNK] for i in range(0, len(rows), CHUNK)]
-            results: list[tuple[Any, ...]] = []
+            results: dict[str, tuple[Any, ...]] = {}
             for chunk_result in pool.run(_judge_chunk, chunks):
-                results.extend(chunk_result)
+                for result in chunk_result:
+                    results[result[0]] = result
                 bar.update(len(chunk_result))
-            table = pa.Table.from_arrays([pa.array(column, type=field_.type) for column, field_ in
-                                          zip(zip(*results), _RESULT_SCHEMA)], schema=_RESULT_SCHEMA)
+            judged = [results[pair_hash] for pair_hash in columns["pair_hash"]]
+            table = pa.Table.from_arrays(
+                [batch.column("pair_hash"), batch.column("strategy"), batch.column("original_sql"),
+                 batch.column("mutated_sql")]
+                + [pa.array(column, type=field_.type) for column, field_ in
+                   zip(list(zip(*judged))[1:], list(_RESULT_SCHEMA)[1:])],
+                names=["pair_hash", "strategy", "original_sql", "mutated_sql"] + _RESULT_SCHEMA.names[1:])
             con.register("check_results", table)
-            con.execute("""
-                INSERT INTO raw.mutation_verdicts BY NAME
-                SELECT r.pair_hash, p.strategy, p.original_sql, p.mutated_sql, r.conforms, r.is_upper, r.reason,
-                       r.original_fingerprint, r.pair_fingerprint, ?::TIMESTAMP AS checked_at,
-                       ?::VARCHAR AS engine_version
-                FROM check_results r JOIN check_pending p USING (pair_hash)""", [_now(), version])
+            con.execute("INSERT INTO raw.mutation_verdicts BY NAME SELECT *, ?::TIMESTAMP AS checked_at, "
+                        "?::VARCHAR AS engine_version FROM check_results", [_now(), version])
             con.unregister("check_results")
-            for pair_hash, conforms in ((r[0], r[1]) for r in results):
-                report.by_strategy[strategies[pair_hash]] += 1
+            for strategy, (_, conforms, *_rest) in zip(columns["strategy"], judged):
+                report.by_strategy[strategy] += 1
                 if conforms:
-                    report.conforming_by_strategy[strategies[pair_hash]] += 1
+                    report.conforming_by_strategy[strategy] += 1
                     report.conforming += 1
-            report.pairs += len(results)
+            report.pairs += len(judged)
     finally:
         bar.close()
-        con.execute("DROP TABLE IF EXISTS check_pending")
+        reader.close()
     report.total_verdicts = con.execute("SELECT count(*) FROM raw.mutation_verdicts").fetchall()[0][0]
     return report

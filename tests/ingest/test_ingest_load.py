@@ -270,3 +270,26 @@ def test_cli_errors_map_to_exit_codes(tmp_path):
     helped = subprocess.run([sys.executable, "-m", "ingest", "--help"], cwd=REPO, capture_output=True, text=True, check=False)
     assert helped.returncode == 0 and all(name in helped.stdout for name in ("load", "check", "datasets", "synthesize"))
     assert not os.path.exists(tmp_path / "w.duckdb")
+
+
+def test_an_unreadable_file_is_quarantined_not_fatal(clean_tree, tmp_path, monkeypatch):
+    from ingest import readers
+
+    root, _ = clean_tree
+    target = min((root / "mysql" / "task-0" / "bugs").glob("*.log"))
+    real_read = readers._read
+
+    def failing_read(path):
+        if path == str(target):
+            raise PermissionError(13, "Permission denied", path)
+        return real_read(path)
+
+    monkeypatch.setattr(readers, "_read", failing_read)
+    warehouse = tmp_path / "w.duckdb"
+    report = load(root, warehouse, workers=1, quiet=True)
+    rel = target.relative_to(root).as_posix()
+    assert rows(warehouse, "SELECT relative_path, file_kind, reason, file_hash FROM raw.ingest_quarantine "
+                           "ORDER BY 1") == [
+        (rel[:-4] + ".json", "bug_json", f"cannot read {target.name} of the same report: Permission denied", None),
+        (rel, "bug_log", "cannot read the file: Permission denied", None)]
+    assert report.files_quarantined == 2 and report.files_seen == len(all_files(root))
