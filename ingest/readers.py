@@ -193,12 +193,13 @@ class _Rows:
         self.unit = unit
         self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in OUT_TABLES}
         self.notes: list[str] = []
+        self.parsed: dict[Any, tuple[Any, Any, str]] = {}  # (json name, json hash, log hash) -> what was read
         self.loaded = 0
         self.quarantined = 0
         self.prov = (unit.run, unit.dbms, unit.task, unit.task_id)
 
     def mark(self) -> tuple[Any, ...]:
-        return (tuple(len(rows) for rows in self.rows.values()), len(self.notes), self.loaded, self.quarantined)
+        return (tuple(map(len, self.rows.values())), len(self.notes), self.loaded, self.quarantined)
 
     def rollback(self, mark: tuple[Any, ...]) -> None:
         """Forget what was added since `mark` (a file that vanished or failed half-way through a report)."""
@@ -327,6 +328,16 @@ def _bug_group(rows: _Rows, folder_path: str, folder: str, names: dict[str, str]
     json_rel = unit.child(f"{folder}/{json_name}")
     data, size, mtime = _read(f"{folder_path}/{json_name}")
     digest = hashlib.sha256(data).hexdigest()
+    # ckstable copies a report's two files unchanged into maystable/ or unstable/: the same bytes under the
+    # same name read the same, so the copy reuses what was read from bugs/ (everything but the folder check).
+    cache_key = (json_name, digest, log_info[3]) if log_info is not None else None
+    cached = rows.parsed.get(cache_key) if cache_key is not None else None
+    if cached is not None:
+        report, summary, hashed = cached
+        if folder == "sqlsim" and (report.bug_id, report.sql_id) not in maystable_ids:
+            return _reject(rows, json_rel, "sqlsim report without its bug in maystable/", digest, size, mtime,
+                           log_rel, log_info)
+        return _bug_row(rows, folder, json_rel, digest, size, mtime, log_rel, log_info, report, summary, hashed)
     try:
         named = parse_bug_file_name(json_name)
     except FormatError as error:
@@ -353,9 +364,8 @@ def _bug_group(rows: _Rows, folder_path: str, folder: str, names: dict[str, str]
                        log_info)
     if log_info is None:
         return _reject(rows, json_rel, "bug json without its .log", digest, size, mtime, log_rel, log_info)
-    log_bytes, log_size, log_mtime, log_digest = log_info
     try:
-        summary = summarize(log_bytes.decode("utf-8"))
+        summary = summarize(log_info[0].decode("utf-8"))
     except UnicodeDecodeError as error:
         log_reason = f"bug log: not valid UTF-8 (byte {error.start})"
         return _reject(rows, json_rel, f"bug json whose .log is unusable: {log_reason}", digest, size, mtime,
@@ -367,11 +377,19 @@ def _bug_group(rows: _Rows, folder_path: str, folder: str, names: dict[str, str]
             or summary.is_upper != report.is_upper):
         reason = f"bug json and its .log disagree on {_disagreement(report, summary)}"
         return _reject(rows, json_rel, reason, digest, size, mtime, log_rel, log_info, reason)
+    hashed = pair_hash(name, original, mutated)
+    rows.parsed[cache_key] = (report, summary, hashed)
+    _bug_row(rows, folder, json_rel, digest, size, mtime, log_rel, log_info, report, summary, hashed)
+
+
+def _bug_row(rows: _Rows, folder: str, json_rel: str, digest: str, size: int, mtime: int, log_rel: str | None,
+             log_info: Any, report: _Bug, summary: Any, hashed: str) -> None:
+    _, log_size, log_mtime, log_digest = log_info
     so, sm = summary.original, summary.mutated
     run, dbms, task, task_id = rows.prov
     rows.rows["bug_reports"].append((
-        run, dbms, task, task_id, json_rel, digest, folder, report.bug_id, report.sql_id, name, report.is_upper,
-        report.report_time, original, mutated, pair_hash(name, original, mutated), log_rel, log_digest,
+        run, dbms, task, task_id, json_rel, digest, folder, report.bug_id, report.sql_id, report.mutation_name,
+        report.is_upper, report.report_time, report.original_sql, report.mutated_sql, hashed, log_rel, log_digest,
         so.row_count, [c[0] for c in so.columns], [c[1] for c in so.columns], so.duration, so.duration_ms, so.error,
         sm.row_count, [c[0] for c in sm.columns], [c[1] for c in sm.columns], sm.duration, sm.duration_ms, sm.error,
         False))
