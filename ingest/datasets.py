@@ -37,7 +37,7 @@ from mutations.generator import KNOWN_DBMS
 from mutations.strategies import STRATEGIES
 
 from .errors import DatasetConfigError, IngestError
-from .schema import arrow_schema, columns, connect, ensure_schema
+from .schema import arrow_schema, columns, ensure_schema, write_transaction
 
 KEYS = ("name", "dbms", "strategies", "quota", "quotas", "max_length", "form", "splits", "seed", "top_up",
         "require_conforming", "require_executable", "target")
@@ -206,18 +206,10 @@ def load_datasets(warehouse: str | os.PathLike[str], directory: str | os.PathLik
                 "target": config.target, "config_hash": config.config_hash, "loaded_at": loaded_at,
             })
     table = pa.Table.from_pylist(rows, schema=arrow_schema("dataset_configs", columns("dataset_configs")))
-    con = connect(warehouse)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with write_transaction(warehouse) as con:
         ensure_schema(con)
         con.execute("DELETE FROM raw.dataset_configs")
         con.register("dataset_rows", table)
         con.execute("INSERT INTO raw.dataset_configs BY NAME SELECT * FROM dataset_rows")
         con.unregister("dataset_rows")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
     return [config.name for config in configs]

@@ -29,7 +29,7 @@ from .discover import Layout, Unit, discover
 from .errors import IngestError
 from .parallel import WorkerPool
 from .readers import SCAN_SCHEMA, TASK_META_SCHEMA, UnitResult, read_unit, scan_unit
-from .schema import FILE_TABLES, connect, ensure_schema
+from .schema import FILE_TABLES, ensure_schema, write_transaction
 
 log = logging.getLogger("ingest")
 
@@ -163,20 +163,8 @@ def load(root: str | os.PathLike[str], warehouse: str | os.PathLike[str], *, wor
     lister = WorkerPool(min(2 * count, len(layout.units))) if _has_prior(warehouse, layout.root) else None
     try:
         with WorkerPool(min(count, max(1, len(layout.units)))) as pool:
-            con = connect(warehouse)
-            try:
-                con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-                con.execute("BEGIN TRANSACTION")
+            with write_transaction(warehouse, setup=[f"SET memory_limit = '{MEMORY_LIMIT}'"]) as con:
                 report = _load(con, pool, lister, layout, stage, quiet)
-                con.execute("COMMIT")
-            except BaseException:
-                try:
-                    con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
-                raise
-            finally:
-                con.close()
     finally:
         if lister is not None:
             lister.terminate()

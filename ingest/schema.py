@@ -8,6 +8,8 @@ rest of a load, and DuckDB checks such constraints eagerly inside the single tra
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
@@ -287,3 +289,27 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     for table in TABLES:
         con.execute(ddl(table))
+
+
+@contextmanager
+def write_transaction(path: str | os.PathLike[str], *, setup: Sequence[str] = ()) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writing connection inside one transaction: committed when the block ends normally, rolled back on
+    any exception (Ctrl-C included) so the warehouse stays as it was, and always closed.
+
+    `setup` statements (e.g. SET memory_limit) run before the transaction starts.
+    """
+    con = connect(path)
+    try:
+        for statement in setup:
+            con.execute(statement)
+        con.execute("BEGIN TRANSACTION")
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # nothing to roll back (e.g. BEGIN itself failed); the original error matters
+        raise
+    finally:
+        con.close()

@@ -32,7 +32,7 @@ from mutations.fingerprint import pair_hash
 from mutations.sqlsim import simplify
 
 from .errors import StepOrderError, WarehouseError
-from .schema import arrow_schema, columns, connect, ensure_schema
+from .schema import arrow_schema, columns, ensure_schema, write_transaction
 from .verdicts import engine_version
 
 
@@ -81,17 +81,9 @@ def synthesize(warehouse: str | os.PathLike[str], *, quiet: bool | None = None) 
     began = time.perf_counter()
     if not os.path.exists(os.fspath(warehouse)):
         raise WarehouseError(f"no warehouse at {os.fspath(warehouse)}: run `python -m ingest load` first")
-    con = connect(warehouse)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with write_transaction(warehouse) as con:
         ensure_schema(con)
         report = _synthesize(con, quiet)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
     report.seconds = time.perf_counter() - began
     return report
 
