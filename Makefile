@@ -11,11 +11,17 @@ WAREHOUSE ?= data/warehouse.duckdb
 DATASET ?=
 DATASETS_DIR ?= datasets
 QUIET ?=
+TARGET ?= mariadb
+DSN ?=
+ALL ?=
+JOBS ?= 1
+REPEATS ?= 3
 # dbt must not phone home: there is no network at run time.
 DBT_ENV := PINOLOFT_WAREHOUSE=$(abspath $(WAREHOUSE)) DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_NO_VERSION_CHECK=True
 
-.PHONY: setup system-packages venv test demo ingest check transform export docs sample \
-	bench-mutations bench-generate bench-ingest bench-transform bench-export clean
+.PHONY: setup system-packages venv test demo ingest check transform validate validate-run validation-report \
+	export docs sample server-start server-stop \
+	bench-mutations bench-generate bench-ingest bench-transform bench-export bench-validation clean
 
 setup: system-packages venv
 
@@ -48,6 +54,26 @@ transform: check
 	$(PY) -m ingest $(QUIET) synthesize --warehouse $(WAREHOUSE)
 	$(DBT_ENV) $(DBT) build --project-dir dbt_project --profiles-dir dbt_project --quiet
 
+# Every pair in scope run on TARGET (a throwaway MariaDB in data/mariadb/ unless DSN=mysql://admin@host:port is
+# given), logged to raw.validation_runs; then dbt joins the logs into the marts and report.md is written.
+# Scope: DATASET=<name>, ALL=1 (every deduplicated pair), or every dataset's candidates. Resumable.
+validate: validate-run transform validation-report
+
+# The DSN carries a password: the recipe is not echoed, and the CLI reads it from the environment.
+validate-run:
+	@echo "validating on $(TARGET)$(if $(DSN), (server from DSN), (throwaway MariaDB in data/mariadb))"
+	@PINOLOFT_DSN='$(DSN)' $(PY) -m validation $(QUIET) run --warehouse $(WAREHOUSE) --target $(TARGET) \
+		--jobs $(JOBS) --repeats $(REPEATS) $(if $(ALL),--all,$(if $(DATASET),--dataset $(DATASET)))
+
+validation-report:
+	$(PY) -m validation $(QUIET) report --warehouse $(WAREHOUSE) --target $(TARGET)
+
+server-start:
+	$(PY) -m validation server start
+
+server-stop:
+	$(PY) -m validation server stop
+
 # The selected dataset(s) as chat JSONL + meta + report (reads the warehouse read-only); all without DATASET.
 export:
 	$(PY) -m exporters $(QUIET) export $(if $(DATASET),--dataset $(DATASET)) --warehouse $(WAREHOUSE)
@@ -56,8 +82,15 @@ docs:
 	$(DBT_ENV) $(DBT) docs generate --project-dir dbt_project --profiles-dir dbt_project
 
 # The main job on the bundled sample.
+# Validation runs when Debian's MariaDB server is installed (`make setup` installs it); otherwise it says so.
 demo:
-	$(MAKE) --no-print-directory ingest transform export PINOLO_OUTPUT=examples/pinolo-output DATASET=demo
+	$(MAKE) --no-print-directory ingest transform PINOLO_OUTPUT=examples/pinolo-output DATASET=demo
+	@if $(PY) -c 'import sys, validation; sys.exit(validation.mariadb_binaries() is None)'; then \
+		$(MAKE) --no-print-directory validate DATASET=demo TARGET=mariadb; \
+	else \
+		echo "validation skipped: the MariaDB server (mariadbd, mariadb-install-db) is not installed; run make setup"; \
+	fi
+	$(MAKE) --no-print-directory export DATASET=demo
 	@echo "warehouse: $(WAREHOUSE)   exports: data/exports/demo/   report: data/exports/demo/report.md"
 
 sample:
@@ -77,6 +110,9 @@ bench-transform:
 
 bench-export:
 	$(PY) bench/export.py
+
+bench-validation:
+	$(PY) bench/validation.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache dbt_project/target dbt_project/logs

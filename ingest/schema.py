@@ -231,6 +231,39 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("mutated_duration_ms", "DOUBLE"),
         ("oracle", "VARCHAR"),
         ("executed_at", "TIMESTAMP"),
+        # validation (issue 4): written by validation/, in this order after executed_at
+        ("strategy", "VARCHAR"),
+        ("is_upper", "BOOLEAN"),
+        ("database_name", "VARCHAR"),
+        ("data_sql_hash", "VARCHAR"),
+        ("original_column_count", "INTEGER"),
+        ("mutated_column_count", "INTEGER"),
+        ("original_error_class", "VARCHAR"),
+        ("mutated_error_class", "VARCHAR"),
+        ("settings_hash", "VARCHAR"),
+    ),
+    # One row per validation run (validation/, issue 4); ingest only creates it empty.
+    "validation_invocations": (
+        ("validation_run_id", "BIGINT"),
+        ("target", "VARCHAR"),
+        ("server_name", "VARCHAR"),
+        ("server_version", "VARCHAR"),
+        ("endpoint", "VARCHAR"),
+        ("scope", "VARCHAR"),
+        ("settings_hash", "VARCHAR"),
+        ("repeats", "INTEGER"),
+        ("statement_timeout_s", "DOUBLE"),
+        ("row_cap", "BIGINT"),
+        ("jobs", "INTEGER"),
+        ("started_at", "TIMESTAMP"),
+        ("finished_at", "TIMESTAMP"),
+        ("status", "VARCHAR"),
+        ("pair_forms_planned", "BIGINT"),
+        ("pair_forms_skipped", "BIGINT"),
+        ("pair_forms_done", "BIGINT"),
+        ("statements_executed", "BIGINT"),
+        ("statements_refused", "BIGINT"),
+        ("message", "VARCHAR"),
     ),
 }
 
@@ -285,10 +318,23 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False) -> duckdb.
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the `raw` schema and every table of the contract that does not exist yet (idempotent)."""
+    """Create the `raw` schema and every table of the contract that does not exist yet, and add the columns
+    a table of an older warehouse lacks (appended, in the contract's order; rows already there get NULL).
+    Idempotent; existing columns and rows are left as they are."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    for table in TABLES:
-        con.execute(ddl(table))
+    present: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = 'raw'"
+    ).fetchall():
+        present.setdefault(table, set()).add(column)
+    for table, spec in TABLES.items():
+        if table not in present:
+            con.execute(ddl(table))
+            continue
+        for name, typ in spec:
+            if name not in present[table]:
+                con.execute(f"ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS {name} {typ}")
 
 
 @contextmanager

@@ -135,8 +135,9 @@ contents as (
 
 validation_by_target as (
 
+    -- the latest validation run per pair, form and target, as marts.validation_results shows it
     select pair_hash, form, target, validation_status
-    from {{ ref('int_validation_runs_summarised') }}
+    from {{ ref('validation_results') }}
 
 ),
 

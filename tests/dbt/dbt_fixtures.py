@@ -141,7 +141,8 @@ class Raw:
     verdicts: dict[str, tuple] = field(default_factory=dict)  # pair_hash -> row
     synthetic: list[Synthetic] = field(default_factory=list)
     configs: list[tuple] = field(default_factory=list)
-    validations: list[tuple] = field(default_factory=list)
+    validations: list[dict] = field(default_factory=list)  # rows of raw.validation_runs, see validation()
+    invocations: list[dict] = field(default_factory=list)  # rows of raw.validation_invocations
 
     def verdict(self, strategy: str, original: str, mutated: str, conforms: bool, reason: str = "ok") -> None:
         key = pair_hash(strategy, original, mutated)
@@ -198,11 +199,11 @@ class Raw:
                     "insert into raw.dataset_configs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
                     " timestamp '2026-11-24 10:03:00')", list(row),
                 )
-            for row in self.validations:
-                con.execute(
-                    "insert into raw.validation_runs values (?, ?, ?, 'MariaDB 11.4', ?, ?, ?, ?, ?, ?, ?, 1.0,"
-                    " ?, ?, ?, ?, ?, 1.0, ?, timestamp '2026-11-24 10:04:00')", list(row),
-                )
+            for table, rows in (("validation_runs", self.validations),
+                                ("validation_invocations", self.invocations)):
+                for row in rows:
+                    con.execute(f"insert into raw.{table} ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+                                list(row.values()))
 
 
 def config(dataset: str, strategy: str, dbms: list[str] | None, quota: int | None, *, seed: int,
@@ -215,10 +216,44 @@ def config(dataset: str, strategy: str, dbms: list[str] | None, quota: int | Non
 
 def validation(pair_hash_: str, form: str, target: str, run_id: int, repeat: int, *,
                original_status: str = "ok", mutated_status: str = "ok", original_digest: str = "d1",
-               mutated_digest: str = "d2", oracle: str | None = "holds", error_code: int | None = None) -> tuple:
-    return (pair_hash_, form, target, run_id, repeat,
-            original_status, error_code if original_status != "ok" else None,
-            "error" if original_status != "ok" else None, 3, original_digest,
-            mutated_status, error_code if mutated_status != "ok" else None,
-            "You have an error in your SQL syntax" if mutated_status != "ok" else None, 2, mutated_digest,
-            oracle if original_status == mutated_status == "ok" else None)
+               mutated_digest: str = "d2", oracle: str | None = "holds", error_code: int | None = None,
+               original_error: str | None = None, mutated_error: str | None = None,
+               original_error_class: str | None = None, mutated_error_class: str | None = None,
+               strategy: str | None = None, is_upper: bool | None = None,
+               data_sql_hash: str | None = "data-sql-hash") -> dict:
+    """One raw.validation_runs row as validation/ writes it (a failed side has no digest and no oracle)."""
+    def side(status: str, digest: str, error: str | None, error_class: str | None, default_error: str) -> dict:
+        ok = status == "ok"
+        return {
+            "status": status,
+            "error_code": None if ok else error_code,
+            "error": None if ok else (error if error is not None else default_error),
+            "row_count": 3 if ok else None,
+            "digest": digest if ok else None,
+            "duration_ms": 1.0,
+            "column_count": 1 if ok else None,
+            "error_class": None if ok else error_class,
+        }
+
+    original = side(original_status, original_digest, original_error, original_error_class, "error")
+    mutated = side(mutated_status, mutated_digest, mutated_error, mutated_error_class,
+                   "You have an error in your SQL syntax")
+    row = {"pair_hash": pair_hash_, "form": form, "target": target, "server_version": "MariaDB 11.4",
+           "validation_run_id": run_id, "repeat_index": repeat}
+    for prefix, values in (("original", original), ("mutated", mutated)):
+        row.update({f"{prefix}_{k}": values[k] for k in ("status", "error_code", "error", "row_count", "digest",
+                                                          "duration_ms")})
+    row.update({
+        "oracle": oracle if original_status == mutated_status == "ok" else None,
+        "executed_at": f"2026-11-24 10:04:{run_id:02d}",
+        "strategy": strategy,
+        "is_upper": is_upper,
+        "database_name": f"pinolo_{(data_sql_hash or '')[:16]}",
+        "data_sql_hash": data_sql_hash,
+        "original_column_count": original["column_count"],
+        "mutated_column_count": mutated["column_count"],
+        "original_error_class": original["error_class"],
+        "mutated_error_class": mutated["error_class"],
+        "settings_hash": "settings-hash",
+    })
+    return row

@@ -107,5 +107,18 @@ CREATE TABLE raw.validation_runs (
     original_row_count BIGINT, original_digest VARCHAR, original_duration_ms DOUBLE,
     mutated_status VARCHAR, mutated_error_code INTEGER, mutated_error VARCHAR,
     mutated_row_count BIGINT, mutated_digest VARCHAR, mutated_duration_ms DOUBLE,
-    oracle VARCHAR, executed_at TIMESTAMP
+    oracle VARCHAR, executed_at TIMESTAMP,
+    -- validation (issue 4)
+    strategy VARCHAR, is_upper BOOLEAN, database_name VARCHAR, data_sql_hash VARCHAR,
+    original_column_count INTEGER, mutated_column_count INTEGER,
+    original_error_class VARCHAR, mutated_error_class VARCHAR, settings_hash VARCHAR
+);  -- key: (validation_run_id, pair_hash, form, target, repeat_index)
+
+CREATE TABLE raw.validation_invocations (
+    validation_run_id BIGINT,  -- key
+    target VARCHAR, server_name VARCHAR, server_version VARCHAR, endpoint VARCHAR, scope VARCHAR,
+    settings_hash VARCHAR, repeats INTEGER, statement_timeout_s DOUBLE, row_cap BIGINT, jobs INTEGER,
+    started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR,
+    pair_forms_planned BIGINT, pair_forms_skipped BIGINT, pair_forms_done BIGINT,
+    statements_executed BIGINT, statements_refused BIGINT, message VARCHAR
 );

@@ -23,7 +23,7 @@ def scalar(warehouse: Path, sql: str, params: list | None = None):
 
 RAW_TABLES = ("ingest_runs", "ingest_files", "bug_reports", "task_results", "pool_results", "task_configs",
               "data_sqls", "task_log_bugs", "tasks", "ingest_quarantine", "mutation_verdicts", "dataset_configs",
-              "synthetic_pairs", "validation_runs")
+              "synthetic_pairs", "validation_runs", "validation_invocations")
 
 
 def snapshot(warehouse: Path) -> dict[str, list[tuple]] | None:

@@ -15,7 +15,7 @@ import duckdb
 from ingest_helpers import all_files, report_files, rows, scalar
 
 from ingest.loader import load
-from ingest.schema import TABLES, columns
+from ingest.schema import TABLES, columns, ensure_schema
 from mutations.fingerprint import pair_hash
 from mutations.formats import parse_bug_json, parse_bug_log, parse_go_duration
 from mutations.generator import LEAKED_PASSWORD
@@ -43,7 +43,8 @@ def test_clean_tree_loads_every_file_with_exact_counts(clean_tree, tmp_path):
     assert folders["maystable"] + folders["unstable"] == folders["bugs"] == summary.total_bugs
     for table, expected in (("task_results", 3), ("pool_results", 1), ("task_configs", 3), ("data_sqls", 3),
                             ("tasks", 3), ("task_log_bugs", summary.total_bugs), ("ingest_quarantine", 0),
-                            ("ingest_files", len(files)), ("ingest_runs", 1), ("validation_runs", 0)):
+                            ("ingest_files", len(files)), ("ingest_runs", 1), ("validation_runs", 0),
+                            ("validation_invocations", 0)):
         assert scalar(warehouse, f"SELECT count(*) FROM raw.{table}") == expected, table
     assert scalar(warehouse, "SELECT count(*) FROM raw.bug_reports WHERE is_vanished") == 0
 
@@ -62,6 +63,32 @@ def test_tables_have_the_contract_columns(clean_tree, tmp_path):
                   "ingest_run_id")
     for table in ("bug_reports", "task_results", "pool_results", "task_configs", "data_sqls", "task_log_bugs"):
         assert columns(table)[: len(provenance)] == provenance
+
+
+def test_an_older_warehouse_gets_the_missing_tables_and_columns(tmp_path):
+    """A warehouse created before validation (issue 4): raw.validation_runs without the columns after
+    executed_at and no raw.validation_invocations. ensure_schema adds both, keeps the rows, and is idempotent."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    old_runs = TABLES["validation_runs"][: columns("validation_runs").index("executed_at") + 1]
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE SCHEMA raw")
+        body = ", ".join(f"{name} {typ}" for name, typ in old_runs)
+        con.execute(f"CREATE TABLE raw.validation_runs ({body})")
+        con.execute("INSERT INTO raw.validation_runs (pair_hash, form, target, validation_run_id, repeat_index) "
+                    "VALUES ('h', 'raw', 'mariadb-11', 1, 0)")
+    for _ in range(2):
+        with duckdb.connect(str(warehouse)) as con:
+            ensure_schema(con)
+    for table in ("validation_runs", "validation_invocations"):
+        got = rows(warehouse, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
+                              "'raw' AND table_name = ? ORDER BY ordinal_position", [table])
+        assert got == list(TABLES[table]), table
+    assert rows(warehouse, "SELECT pair_hash, form, strategy, settings_hash FROM raw.validation_runs") == [
+        ("h", "raw", None, None)]
+    assert scalar(warehouse, "SELECT count(*) FROM raw.validation_invocations") == 0
+    present = {name for (name,) in rows(warehouse, "SELECT table_name FROM information_schema.tables "
+                                                   "WHERE table_schema = 'raw'")}
+    assert present == set(TABLES)
 
 
 def test_a_bug_row_holds_its_json_and_log(clean_tree, tmp_path):

@@ -19,5 +19,14 @@ select
     cast(mutated_digest as varchar) as mutated_digest,
     cast(mutated_duration_ms as double) as mutated_duration_ms,
     cast(oracle as varchar) as oracle,
-    cast(executed_at as timestamp) as executed_at
+    cast(executed_at as timestamp) as executed_at,
+    cast(strategy as varchar) as strategy,
+    cast(is_upper as boolean) as is_upper,
+    cast(database_name as varchar) as database_name,
+    cast(data_sql_hash as varchar) as data_sql_hash,
+    cast(original_column_count as integer) as original_column_count,
+    cast(mutated_column_count as integer) as mutated_column_count,
+    cast(original_error_class as varchar) as original_error_class,
+    cast(mutated_error_class as varchar) as mutated_error_class,
+    cast(settings_hash as varchar) as settings_hash
 from {{ source('validation', 'validation_runs') }}

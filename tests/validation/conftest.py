@@ -1,0 +1,77 @@
+"""Fixtures for validation tests: a real throwaway MariaDB (Debian's mariadb-server, started in a temp
+folder on 127.0.0.1 and a private socket, stopped at the end) and a real warehouse built from the sample."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mutations.formats import OUTPUT_DATA_SQL
+from validation import ThrowawayServer, mariadb_binaries
+from validation.databases import DatabaseLoader
+from validation.scope import REFERENCE_DATA_SQL_HASH
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "pinolo-output"
+DBT = Path(sys.executable).parent / "dbt"
+
+
+def _require_mariadb() -> None:
+    if mariadb_binaries() is None:
+        pytest.fail("MariaDB server not installed (mariadbd, mariadb-install-db): run `make setup`", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory):
+    """A running throwaway server, shared by the session; tests that kill it restart it."""
+    _require_mariadb()
+    server = ThrowawayServer(tmp_path_factory.mktemp("mariadb"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def reference_database(mariadb) -> str:
+    """The §9.3 data loaded into its validation database, with SELECT granted to the reader."""
+    reader = mariadb.reader()
+    with DatabaseLoader(mariadb.admin(), reader.user) as loader:
+        return loader.ensure(REFERENCE_DATA_SQL_HASH, OUTPUT_DATA_SQL.decode(), "reference output.data.sql")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(list(args), cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, **(env or {})})
+    if check:
+        assert result.returncode == 0, f"{args}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+
+
+def dbt_build(warehouse: Path) -> None:
+    env = {"PINOLOFT_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    run_cli(str(DBT), "build", "--project-dir", "dbt_project", "--profiles-dir", "dbt_project", "--quiet", env=env)
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory) -> Path:
+    """The bundled sample ingested and transformed (before any validation): copy it before writing."""
+    warehouse = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
+    python = sys.executable
+    run_cli(python, "-m", "ingest", "--quiet", "load", "--root", str(SAMPLE), "--warehouse", str(warehouse))
+    run_cli(python, "-m", "ingest", "--quiet", "check", "--warehouse", str(warehouse))
+    run_cli(python, "-m", "ingest", "--quiet", "datasets", "--warehouse", str(warehouse), "--dir", str(ROOT / "datasets"))
+    run_cli(python, "-m", "ingest", "--quiet", "synthesize", "--warehouse", str(warehouse))
+    dbt_build(warehouse)
+    return warehouse
+
+
+@pytest.fixture
+def warehouse(sample_warehouse, tmp_path) -> Path:
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(sample_warehouse, copy)
+    return copy

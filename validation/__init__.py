@@ -1,0 +1,26 @@
+"""Validation on a real database server (floor 2: imports `mutations` only).
+
+The throwaway MariaDB (`ThrowawayServer`), the SELECT-only guard (`statement_refusal`), the runner with
+per-statement time limits and row caps (`StatementRunner`), PINOLO's result digest and oracle
+(`result_digest`, `oracle`), and resumable runs logged to `raw.validation_runs` (`validate`).
+"""
+
+from .errors import DataSqlError, ServerError, ServerLost, TargetError, ValidationError, WarehouseError
+from .guard import split_data_sql, statement_refusal
+from .oracle import Outcome, compare, oracle, result_digest, row_string
+from .run import RunReport, RunSettings, check_read_only, validate
+from .runner import StatementRunner, WorkItem, run_pair
+from .scope import Scope
+from .server import Endpoint, ThrowawayServer, mariadb_binaries, parse_dsn
+from .targets import Target, error_class, load_target
+
+__all__ = [
+    "DataSqlError", "ServerError", "ServerLost", "TargetError", "ValidationError", "WarehouseError",
+    "split_data_sql", "statement_refusal",
+    "Outcome", "compare", "oracle", "result_digest", "row_string",
+    "RunReport", "RunSettings", "check_read_only", "validate",
+    "StatementRunner", "WorkItem", "run_pair",
+    "Scope",
+    "Endpoint", "ThrowawayServer", "mariadb_binaries", "parse_dsn",
+    "Target", "error_class", "load_target",
+]

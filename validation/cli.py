@@ -1,0 +1,175 @@
+"""`python -m validation`: run pairs on a real server, manage the throwaway MariaDB, write the report.
+
+The library raises; this module alone maps errors to exit codes: 0 ok, 1 a step failed (server, target,
+warehouse or data SQL), 2 usage errors, 3 the server went away mid-run (rerun to continue), 130
+interrupted (committed work is kept; a rerun continues).
+
+Credentials: `--dsn` (or the environment variable PINOLOFT_DSN) is an administrator of another server;
+`--reader-dsn` (or PINOLOFT_READER_DSN) a SELECT-only account there. Neither is ever printed or stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from mutations.console import setup_logging
+
+from .errors import ServerLost, ValidationError
+
+log = logging.getLogger("validation")
+
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+DEFAULT_SERVER_DIR = "data/mariadb"
+
+
+def _external_endpoints(args: argparse.Namespace):
+    """(reader, admin, reader_host) for a server given by DSN. Without a reader DSN, the admin creates the
+    SELECT-only account `pinoloft_reader`@'%' with a fresh random password for this run."""
+    from .server import READER_USER, Endpoint, parse_dsn
+
+    admin_dsn = args.dsn or os.environ.get("PINOLOFT_DSN")
+    reader_dsn = args.reader_dsn or os.environ.get("PINOLOFT_READER_DSN")
+    admin = parse_dsn(admin_dsn) if admin_dsn else None
+    if reader_dsn:
+        reader = parse_dsn(reader_dsn)
+        return reader, admin, "%"
+    password = secrets.token_urlsafe(24)
+    with admin.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE USER IF NOT EXISTS '{READER_USER}'@'%%' IDENTIFIED BY %s", (password,))
+        cursor.execute(f"ALTER USER '{READER_USER}'@'%%' IDENTIFIED BY %s", (password,))
+    reader = Endpoint(user=READER_USER, password=password, host=admin.host, port=admin.port,
+                      unix_socket=admin.unix_socket)
+    return reader, admin, "%"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .run import RunSettings, validate
+    from .scope import Scope
+    from .server import ThrowawayServer
+
+    settings = RunSettings(target=args.target, repeats=args.repeats, timeout_s=args.timeout, row_cap=args.row_cap,
+                           jobs=args.jobs, fresh=args.fresh)
+    scope = Scope(dataset=args.dataset, all_pairs=args.all)
+    server = None
+    if args.dsn or args.reader_dsn or os.environ.get("PINOLOFT_DSN") or os.environ.get("PINOLOFT_READER_DSN"):
+        reader, admin, reader_host = _external_endpoints(args)
+    else:
+        server = ThrowawayServer(args.server_dir)
+        started_here = server.running() is None
+        server.start()
+        if not started_here:
+            server = None  # someone else started it: leave it running
+        admin, reader, reader_host = None, None, "localhost"
+    try:
+        if reader is None:
+            throwaway = ThrowawayServer(args.server_dir)
+            admin, reader = throwaway.admin(), throwaway.reader()
+        report = validate(args.warehouse, scope, settings, reader, admin, reader_host=reader_host, quiet=args.quiet)
+    finally:
+        if server is not None and not args.keep_server:
+            server.stop()
+    print(report.describe(), file=sys.stderr)
+    return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from .server import ThrowawayServer, mariadb_binaries
+
+    server = ThrowawayServer(args.server_dir)
+    if args.action == "start":
+        state = server.start()
+        print(f"MariaDB running (pid {state['pid']}) on 127.0.0.1:{state['port']} and {state['socket']}", file=sys.stderr)
+    elif args.action == "stop":
+        print("stopped" if server.stop() else "not running", file=sys.stderr)
+    else:
+        state = server.running()
+        binaries = mariadb_binaries()
+        installed = f"installed ({binaries[0]})" if binaries else "not installed (run `make setup`)"
+        if state is None:
+            print(f"MariaDB {installed}; not running in {server.root}", file=sys.stderr)
+            return 1
+        print(f"MariaDB {installed}; running (pid {state['pid']}) on 127.0.0.1:{state['port']} and {state['socket']}",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    path = write_report(args.warehouse, args.target, args.output)
+    print(f"validation report: {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_guard(args: argparse.Namespace) -> int:
+    from .guard import statement_refusal
+
+    sql = sys.stdin.read() if args.sql == "-" else args.sql
+    reason = statement_refusal(sql)
+    print("accepted: one SELECT/WITH statement" if reason is None else f"refused: {reason}")
+    return 0 if reason is None else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m validation",
+        description="Execute PINOLO pairs on a real server (a throwaway MariaDB by default), log statuses, result "
+        "digests and PINOLO's oracle to raw.validation_runs, and report executability.",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or informational logs")
+    parser.add_argument("--verbose", action="store_true", help="debug logs")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="execute the pairs in scope and log them (resumable)")
+    run.add_argument("--warehouse", default=DEFAULT_WAREHOUSE)
+    run.add_argument("--target", default="mariadb", help="target name in validation/targets.yml (default mariadb)")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("--dataset", help="only this dataset's candidates (default: every dataset's)")
+    scope.add_argument("--all", action="store_true", help="every deduplicated pair in marts.pairs")
+    run.add_argument("--repeats", type=int, default=3, help="executions per pair, to flag unstable ones (default 3)")
+    run.add_argument("--timeout", type=float, default=10.0, help="per-statement time limit in seconds (default 10)")
+    run.add_argument("--row-cap", type=int, default=100_000, help="most rows a result may have (default 100000)")
+    run.add_argument("--jobs", type=int, default=1, help="worker connections (default 1)")
+    run.add_argument("--fresh", action="store_true", help="run everything again in a new run")
+    run.add_argument("--dsn", help="admin DSN of another server, mysql://user:password@host:port (or PINOLOFT_DSN)")
+    run.add_argument("--reader-dsn", help="a SELECT-only account on that server (or PINOLOFT_READER_DSN)")
+    run.add_argument("--server-dir", default=DEFAULT_SERVER_DIR, help="the throwaway server's folder")
+    run.add_argument("--keep-server", action="store_true", help="leave the throwaway server running afterwards")
+    run.set_defaults(handler=cmd_run)
+
+    server = commands.add_parser("server", help="start, stop or show the throwaway MariaDB")
+    server.add_argument("action", choices=["start", "stop", "status"])
+    server.add_argument("--server-dir", default=DEFAULT_SERVER_DIR)
+    server.set_defaults(handler=cmd_server)
+
+    report = commands.add_parser("report", help="write report.md from the validation marts (run dbt first)")
+    report.add_argument("--warehouse", default=DEFAULT_WAREHOUSE)
+    report.add_argument("--target", default="mariadb")
+    report.add_argument("--output", type=Path, help="default data/validation/<target>/report.md")
+    report.set_defaults(handler=cmd_report)
+
+    guard = commands.add_parser("guard", help="say whether a SQL text would be executed (exit 1 when refused)")
+    guard.add_argument("sql", help="the SQL text, or - for standard input")
+    guard.set_defaults(handler=cmd_guard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(quiet=args.quiet, verbose=args.verbose)
+    try:
+        return args.handler(args)
+    except ServerLost as error:
+        log.error("%s", error)
+        return 3
+    except ValidationError as error:
+        log.error("%s", error)
+        return 1
+    except KeyboardInterrupt:
+        log.error("interrupted: committed work is kept; rerun to continue")
+        return 130

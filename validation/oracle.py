@@ -1,0 +1,88 @@
+"""One statement's outcome, its result digest, and PINOLO's oracle on two outcomes (reference §6).
+
+PINOLO scans every cell as the server's text (SQL NULL as the string `NULL`), joins a row's cells with `,`
+and compares the two results as multisets of those row strings. We keep the same row strings, so a pair
+that PINOLO reported compares here exactly as it did there; the digest is a stable name for the multiset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+__all__ = [
+    "Outcome",
+    "STATUSES",
+    "row_string",
+    "result_digest",
+    "compare",
+    "oracle",
+    "ORACLE_OUTCOMES",
+]
+
+STATUSES = ("ok", "error", "timeout", "row_cap", "refused", "connection_lost", "no_database")
+ORACLE_OUTCOMES = ("holds", "violated", "incomparable")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one execution of one statement gave. `rows` (the multiset) stays in memory for the oracle."""
+
+    status: str
+    error_code: int | None = None
+    error: str | None = None
+    row_count: int | None = None
+    column_count: int | None = None
+    digest: str | None = None
+    duration_ms: float | None = None
+    rows: Counter | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def row_string(row: Sequence[str | bytes | None]) -> str:
+    """PINOLO's row string: cells as text, NULL as `NULL`, joined by `,` (binary cells keep their bytes)."""
+    return ",".join(
+        "NULL" if cell is None else cell.decode("utf-8", "surrogateescape") if isinstance(cell, bytes) else cell
+        for cell in row
+    )
+
+
+def result_digest(row_strings: Iterable[str]) -> str:
+    """SHA-256 hex of the sorted row strings as a JSON array: equal digests ⇔ equal multisets."""
+    return hashlib.sha256(json.dumps(sorted(row_strings)).encode("ascii")).hexdigest()
+
+
+def compare(original: Outcome, mutated: Outcome) -> int | None:
+    """PINOLO's CMP: 0 equal, -1 original ⊂ mutated, +1 mutated ⊂ original, 2 neither; None if a side failed."""
+    if not (original.ok and mutated.ok):
+        return None
+    if original.row_count == 0 or mutated.row_count == 0:
+        if original.row_count == mutated.row_count:
+            return 0
+        return -1 if original.row_count == 0 else 1
+    if original.column_count != mutated.column_count:
+        return 2
+    if original.digest == mutated.digest:
+        return 0
+    if original.rows <= mutated.rows:
+        return -1
+    if mutated.rows <= original.rows:
+        return 1
+    return 2
+
+
+def oracle(original: Outcome, mutated: Outcome, is_upper: bool) -> str | None:
+    """`holds` when PINOLO's Check passes; `incomparable` when neither result contains the other (CMP 2);
+    `violated` when one contains the other the wrong way round; None when a side did not run."""
+    cmp = compare(original, mutated)
+    if cmp is None:
+        return None
+    if cmp == 0 or (is_upper and cmp == -1) or (not is_upper and cmp == 1):
+        return "holds"
+    return "incomparable" if cmp == 2 else "violated"

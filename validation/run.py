@@ -1,0 +1,394 @@
+"""A validation run: the pairs in scope, executed on a target, logged to the warehouse, resumable.
+
+The unit of work is a pair in one form (a *pair-form*) with all its repeats. Finished pair-forms are
+committed in batches, each batch one transaction together with the run's counters, so the log never holds
+half a pair-form. A rerun with the same target, server version and settings skips every pair-form already
+logged and continues an unfinished run under its id: an interrupted run (Ctrl-C, a killed server, a killed
+process) loses only uncommitted work and nothing is logged twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import duckdb
+
+from mutations.console import progress_bar
+
+from .databases import DatabaseLoader, database_name
+from .errors import DataSqlError, ServerLost, TargetError, ValidationError
+from .runner import StatementRunner, WorkItem, run_pair
+from .scope import Scope, read_scope
+from .server import Endpoint
+from .store import append_runs, ensure_tables, now_utc
+from .targets import Target, load_target
+
+__all__ = ["RunSettings", "RunReport", "validate", "check_read_only"]
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 16  # pair-forms per unit of work handed to a worker
+_FLUSH_ROWS = 2000
+_FLUSH_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    target: str = "mariadb"
+    repeats: int = 3
+    timeout_s: float = 10.0
+    row_cap: int = 100_000
+    jobs: int = 1
+    fresh: bool = False
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise ValidationError("repeats must be at least 1")
+        if self.timeout_s <= 0:
+            raise ValidationError("the statement time limit must be positive")
+        if self.row_cap < 1:
+            raise ValidationError("the row cap must be at least 1")
+        if self.jobs < 1:
+            raise ValidationError("jobs must be at least 1")
+
+    def settings_hash(self, target: Target) -> str:
+        settings = [self.repeats, self.timeout_s, self.row_cap, target.fingerprint()]
+        return hashlib.sha256(json.dumps(settings).encode()).hexdigest()
+
+
+@dataclass
+class RunReport:
+    validation_run_id: int
+    resumed: bool
+    target: str
+    server_version: str
+    endpoint: str
+    scope: str
+    pair_forms_planned: int
+    pair_forms_skipped: int
+    pair_forms_done: int
+    statements_executed: int
+    statements_refused: int
+    seconds: float
+    status: str
+    outcomes: dict[str, int] = field(default_factory=dict)
+    failures: list[tuple[str, int]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        rate = self.statements_executed / self.seconds if self.seconds > 0 else 0.0
+        lines = [
+            f"validation run {self.validation_run_id} ({'resumed' if self.resumed else 'new'}) on {self.target} "
+            f"{self.server_version} at {self.endpoint}, scope {self.scope}: {self.status}",
+            f"pair-forms planned {self.pair_forms_planned} = done {self.pair_forms_done} + skipped (done before) "
+            f"{self.pair_forms_skipped} + left {self.pair_forms_planned - self.pair_forms_done - self.pair_forms_skipped}",
+            f"statements executed {self.statements_executed} in {self.seconds:.1f}s ({rate:,.0f}/s), "
+            f"refused {self.statements_refused}",
+        ]
+        if self.outcomes:
+            lines.append("this run's pair-forms: " + ", ".join(f"{name} {count}" for name, count in self.outcomes.items()))
+        for error, count in self.failures[:10]:
+            lines.append(f"  {count:6d}  {error}")
+        return "\n".join(lines)
+
+
+_GRANT = re.compile(r"^GRANT (.+?) ON (.+?) TO ", re.IGNORECASE)
+_VALIDATION_DATABASE = re.compile(r"^`pinolo(?:_[0-9a-f]{16}|\\_%)`\.\*$")
+
+
+def check_read_only(endpoint: Endpoint) -> None:
+    """Raise TargetError unless the account can do no more than SELECT from validation databases."""
+    with endpoint.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SHOW GRANTS")
+        grants = [row[0] for row in cursor.fetchall()]
+    for grant in grants:
+        found = _GRANT.match(grant)
+        privileges, target = (found.group(1).strip().upper(), found.group(2).strip()) if found else ("", "")
+        if privileges == "USAGE" or (privileges == "SELECT" and _VALIDATION_DATABASE.match(target)):
+            continue
+        shown = re.sub(r"IDENTIFIED BY .*", "IDENTIFIED BY …", grant)
+        raise TargetError(f"the account {endpoint.user} may do more than read the validation databases "
+                          f"({shown}); validation runs untrusted SQL only as a SELECT-only account")
+
+
+def validate(
+    warehouse: str | Path,
+    scope: Scope,
+    settings: RunSettings,
+    reader: Endpoint,
+    admin: Endpoint | None = None,
+    *,
+    reader_host: str = "localhost",
+    quiet: bool = False,
+    on_flush: Callable[[int], None] | None = None,
+) -> RunReport:
+    """Execute the pairs in `scope` on the target behind `reader` and log them; see the module docstring.
+
+    `admin` loads the validation databases and grants `reader` (an account at `reader_host`) SELECT on them;
+    without it they must exist.
+    `on_flush(pair_forms_done)` is called after each committed batch.
+    """
+    started = time.monotonic()
+    target = load_target(settings.target)
+    check_read_only(reader)
+    probe = StatementRunner(reader, target, settings.timeout_s, settings.row_cap)
+    server_version = probe.server_version
+    probe.close()
+    settings_hash = settings.settings_hash(target)
+    con = duckdb.connect(str(warehouse))
+    try:
+        ensure_tables(con)
+        pairs, data_sqls = read_scope(con, scope)
+        planned = [(pair, form) for pair in pairs for form in pair.forms()]
+        done_before = set() if settings.fresh else _logged_pair_forms(con, target.name, server_version, settings_hash)
+        todo = [(pair, form) for pair, form in planned if (pair.pair_hash, form[0]) not in done_before]
+        skipped = len(planned) - len(todo)
+        run_id, resumed, done_in_run, skipped = _open_invocation(
+            con, target, server_version, reader.describe(), scope.describe(), settings, settings_hash,
+            len(planned), skipped,
+        )
+        log.info("validation run %d%s: %d pair-forms planned, %d done before, %d to run", run_id,
+                 " (resumed)" if resumed else "", len(planned), skipped, len(todo))
+        items = _work_items(todo, data_sqls, admin, reader, reader_host)
+        constants = {"target": target.name, "server_version": server_version, "validation_run_id": run_id,
+                     "settings_hash": settings_hash}
+        writer = _Writer(con, run_id, constants, done_in_run, on_flush)
+        status, message = "finished", None
+        try:
+            with progress_bar(total=len(items), desc=f"validate on {target.name}", unit="pair-form",
+                              quiet=quiet) as bar:
+                for rows, lost in _execute(items, reader, target, settings):
+                    writer.add(rows)
+                    bar.update(len({(row["pair_hash"], row["form"]) for row in rows}))
+                    if lost is not None:
+                        raise ServerLost(lost)
+            writer.flush(force=True)
+        except BaseException as error:
+            status = "interrupted" if isinstance(error, (KeyboardInterrupt, ServerLost)) else "failed"
+            message = str(error) or type(error).__name__
+            writer.flush(force=True)
+            _close_invocation(con, run_id, status, message)
+            raise
+        _close_invocation(con, run_id, status, message)
+        return _report(con, run_id, resumed, target, server_version, reader, scope, len(planned), skipped,
+                       time.monotonic() - started, status)
+    finally:
+        con.close()
+
+
+def _logged_pair_forms(con, target: str, server_version: str, settings_hash: str) -> set[tuple[str, str]]:
+    rows = con.execute(
+        "SELECT DISTINCT pair_hash, form FROM raw.validation_runs WHERE target = ? AND server_version = ? "
+        "AND settings_hash = ?",
+        [target, server_version, settings_hash],
+    ).fetchall()
+    return {(pair_hash, form) for pair_hash, form in rows}
+
+
+def _open_invocation(con, target: Target, server_version: str, endpoint: str, scope: str, settings: RunSettings,
+                     settings_hash: str, planned: int, skipped: int) -> tuple[int, bool, int, int]:
+    """Continue the unfinished run with the same target, server, settings and scope, or start one.
+    Returns (run id, resumed, pair-forms that run logged already, pair-forms skipped as done by others)."""
+    unfinished = None
+    if not settings.fresh:
+        unfinished = con.execute(
+            "SELECT validation_run_id, pair_forms_done FROM raw.validation_invocations "
+            "WHERE target = ? AND server_version = ? AND settings_hash = ? AND scope = ? "
+            "AND status IN ('running', 'interrupted') ORDER BY validation_run_id DESC LIMIT 1",
+            [target.name, server_version, settings_hash, scope],
+        ).fetchall()
+    con.execute("BEGIN TRANSACTION")
+    if unfinished:
+        run_id, done = unfinished[0]
+        # Pair-forms this run logged before its interruption are "done", not "skipped", in its own counts.
+        skipped_by_others = skipped - done
+        con.execute(
+            "UPDATE raw.validation_invocations SET status = 'running', finished_at = NULL, jobs = ?, "
+            "pair_forms_planned = ?, pair_forms_skipped = ?, message = 'resumed' WHERE validation_run_id = ?",
+            [settings.jobs, planned, skipped_by_others, run_id],
+        )
+        con.execute("COMMIT")
+        return run_id, True, done, skipped_by_others
+    run_id = con.execute("SELECT coalesce(max(validation_run_id), 0) + 1 FROM raw.validation_invocations").fetchall()[0][0]
+    run_id = max(run_id, con.execute("SELECT coalesce(max(validation_run_id), 0) + 1 FROM raw.validation_runs").fetchall()[0][0])
+    con.execute(
+        "INSERT INTO raw.validation_invocations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'running', ?, ?, 0, 0, 0, NULL)",
+        [run_id, target.name, target.display_name, server_version, endpoint, scope, settings_hash, settings.repeats,
+         settings.timeout_s, settings.row_cap, settings.jobs, now_utc(), planned, skipped],
+    )
+    con.execute("COMMIT")
+    return run_id, False, 0, skipped
+
+
+def _close_invocation(con, run_id: int, status: str, message: str | None) -> None:
+    con.execute(
+        "UPDATE raw.validation_invocations SET status = ?, finished_at = ?, message = ? WHERE validation_run_id = ?",
+        [status, now_utc() if status == "finished" else None, message, run_id],
+    )
+
+
+class _Writer:
+    """Commits finished pair-forms in batches, each with the run's counters, in one transaction."""
+
+    def __init__(self, con, run_id: int, constants: dict, done: int, on_flush) -> None:
+        self.con, self.run_id, self.constants, self.on_flush = con, run_id, constants, on_flush
+        self.pending: list[dict] = []
+        self.done = done
+        self.last_flush = time.monotonic()
+
+    def add(self, rows: list[dict]) -> None:
+        self.pending.extend(rows)
+        self.flush()
+
+    def flush(self, force: bool = False) -> None:
+        if not self.pending:
+            return
+        if not force and len(self.pending) < _FLUSH_ROWS and time.monotonic() - self.last_flush < _FLUSH_SECONDS:
+            return
+        rows, self.pending = self.pending, []
+        pair_forms = len({(row["pair_hash"], row["form"]) for row in rows})
+        executed = sum(row[f"{side}_status"] not in ("refused", "no_database") for row in rows for side in ("original", "mutated"))
+        refused = sum(row[f"{side}_status"] == "refused" for row in rows for side in ("original", "mutated"))
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            append_runs(self.con, rows, self.constants)
+            self.con.execute(
+                "UPDATE raw.validation_invocations SET pair_forms_done = pair_forms_done + ?, "
+                "statements_executed = statements_executed + ?, statements_refused = statements_refused + ? "
+                "WHERE validation_run_id = ?",
+                [pair_forms, executed, refused, self.run_id],
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.done += pair_forms
+        self.last_flush = time.monotonic()
+        if self.on_flush is not None:
+            self.on_flush(self.done)
+
+
+def _work_items(todo, data_sqls: dict[str, tuple[str, str]], admin: Endpoint | None, reader: Endpoint,
+                reader_host: str) -> list[WorkItem]:
+    """One WorkItem per pair-form, with its database loaded (or the reason it cannot be)."""
+    needed = sorted({pair.data_sql_hash for pair, _ in todo})
+    databases: dict[str, tuple[str | None, str | None]] = {}
+    if needed:
+        if admin is not None:
+            with DatabaseLoader(admin, reader.user, reader_host) as loader:
+                for sha256 in needed:
+                    text, source = data_sqls[sha256]
+                    try:
+                        databases[sha256] = (loader.ensure(sha256, text, source), None)
+                    except DataSqlError as error:
+                        log.warning("%s", error)
+                        databases[sha256] = (None, str(error))
+        else:
+            with reader.connect() as connection, connection.cursor() as cursor:
+                cursor.execute("SHOW DATABASES")
+                present = {row[0] for row in cursor.fetchall()}
+            for sha256 in needed:
+                name = database_name(sha256)
+                databases[sha256] = (name, None) if name in present else (
+                    None, f"{name} is not on the target and no admin DSN was given to load it")
+    items = []
+    for pair, (form, original, mutated) in todo:
+        name, reason = databases[pair.data_sql_hash]
+        items.append(WorkItem(pair.pair_hash, form, pair.strategy, pair.is_upper, original, mutated, name,
+                              pair.data_sql_hash, reason))
+    return items
+
+
+def _chunks(items: list[WorkItem]) -> Iterator[list[WorkItem]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _execute(items: list[WorkItem], reader: Endpoint, target: Target, settings: RunSettings) -> Iterable[tuple[list[dict], str | None]]:
+    """Yield (log rows of finished pair-forms, the ServerLost message or None) per chunk."""
+    if not items:
+        return
+    if settings.jobs == 1:
+        _start_worker(reader, target.name, settings.timeout_s, settings.row_cap, settings.repeats)
+        try:
+            for chunk in _chunks(items):
+                yield _run_chunk(chunk)
+        finally:
+            _stop_worker()
+        return
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(
+        settings.jobs, initializer=_start_worker,
+        initargs=(reader, target.name, settings.timeout_s, settings.row_cap, settings.repeats),
+    )
+    try:
+        yield from pool.imap_unordered(_run_chunk, _chunks(items))
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+_worker: dict = {}
+
+
+def _start_worker(reader: Endpoint, target_name: str, timeout_s: float, row_cap: int, repeats: int) -> None:
+    _worker["runner"] = StatementRunner(reader, load_target(target_name), timeout_s, row_cap)
+    _worker["repeats"] = repeats
+
+
+def _stop_worker() -> None:
+    runner = _worker.pop("runner", None)
+    if runner is not None:
+        runner.close()
+
+
+def _run_chunk(chunk: list[WorkItem]) -> tuple[list[dict], str | None]:
+    runner: StatementRunner = _worker["runner"]
+    rows: list[dict] = []
+    try:
+        for item in chunk:
+            rows.extend(run_pair(runner, item, _worker["repeats"]))
+    except ServerLost as lost:
+        return rows, f"{lost} (pair {item.pair_hash[:12]} {item.form} was in flight)"
+    return rows, None
+
+
+def _report(con, run_id: int, resumed: bool, target: Target, server_version: str, reader: Endpoint, scope: Scope,
+            planned: int, skipped: int, seconds: float, status: str) -> RunReport:
+    done, executed, refused = con.execute(
+        "SELECT pair_forms_done, statements_executed, statements_refused FROM raw.validation_invocations "
+        "WHERE validation_run_id = ?", [run_id]).fetchall()[0]
+    outcomes = dict(con.execute(
+        """
+        WITH per_pair_form AS (
+            SELECT pair_hash, form,
+                   bool_and(original_status = 'ok' AND mutated_status = 'ok') AS executable,
+                   count(DISTINCT original_digest) <= 1 AND count(DISTINCT mutated_digest) <= 1
+                       AND count(DISTINCT oracle) <= 1 AS stable,
+                   min(oracle) AS oracle
+            FROM raw.validation_runs WHERE validation_run_id = ? GROUP BY ALL
+        )
+        SELECT CASE WHEN NOT executable THEN 'not executable' WHEN NOT stable THEN 'flaky'
+                    ELSE 'executable, oracle ' || oracle END AS outcome, count(*)
+        FROM per_pair_form GROUP BY ALL ORDER BY 2 DESC, 1
+        """, [run_id]).fetchall())
+    failures = con.execute(
+        """
+        SELECT error_class, count(*) FROM (
+            SELECT original_error_class AS error_class FROM raw.validation_runs
+            WHERE validation_run_id = ? AND repeat_index = 0 AND original_error_class IS NOT NULL
+            UNION ALL
+            SELECT mutated_error_class FROM raw.validation_runs
+            WHERE validation_run_id = ? AND repeat_index = 0 AND mutated_error_class IS NOT NULL
+        ) GROUP BY ALL ORDER BY 2 DESC, 1
+        """, [run_id, run_id]).fetchall()
+    return RunReport(run_id, resumed, target.name, server_version, reader.describe(), scope.describe(), planned,
+                     skipped, done, executed, refused, seconds, status, outcomes, failures)

@@ -1,0 +1,231 @@
+"""Executing statements and pairs on a target: the guard, time limit, row cap, outcome and oracle.
+
+`StatementRunner` owns one read-only connection. `execute` refuses anything but one SELECT/WITH statement
+(the refusal is the outcome; the text is never sent), runs the rest under the target's per-statement time
+limit and row cap, and returns the outcome with PINOLO's row multiset. `run_pair` executes a pair's
+original and mutated query `repeats` times and returns one log row per repeat.
+
+When the connection dies, the runner reconnects and retries the statement once; a statement that loses the
+connection twice is logged `connection_lost`. If the server does not come back, `ServerLost` stops the run:
+the pair in flight is not logged, so a rerun executes it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pymysql
+
+from .errors import ServerLost, TargetError
+from .guard import statement_refusal
+from .oracle import Outcome, oracle, result_digest, row_string
+from .server import Endpoint
+from .targets import Target, error_class
+
+__all__ = ["WorkItem", "StatementRunner", "run_pair"]
+
+log = logging.getLogger(__name__)
+
+# Client-side errors (2xxx), a killed connection (1927) and a shutting-down server (1053): the connection is
+# gone, which says nothing about the statement.
+_CONNECTION_ERRORS = {1053, 1927, 2002, 2003, 2006, 2013, 2055}
+_RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0)
+# The client waits this much longer than the server's own limit before it gives up on a statement.
+_CLIENT_TIMEOUT_MARGIN_S = 20.0
+_REFUSAL_CACHE_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One pair in one form, to run in `database_name` (None: `no_database`, with the reason)."""
+
+    pair_hash: str
+    form: str
+    strategy: str
+    is_upper: bool
+    original_sql: str
+    mutated_sql: str
+    database_name: str | None
+    data_sql_hash: str | None
+    no_database_reason: str | None = None
+
+
+class _ConnectionLost(Exception):
+    pass
+
+
+class StatementRunner:
+    """One connection to the target as the read-only account, with the session limits applied."""
+
+    def __init__(self, endpoint: Endpoint, target: Target, timeout_s: float, row_cap: int) -> None:
+        self.endpoint = endpoint
+        self.target = target
+        self.timeout_s = timeout_s
+        self.row_cap = row_cap
+        self._refusals: dict[str, str | None] = {}
+        self._connection: pymysql.Connection | None = None
+        self._database: str | None = None
+        self.server_version = self._connect()
+
+    def _connect(self) -> str:
+        connection = self.endpoint.connect(read_timeout=self.timeout_s + _CLIENT_TIMEOUT_MARGIN_S, raw_cells=True)
+        with connection.cursor() as cursor:
+            for statement in self.target.session_statements(self.timeout_s, self.row_cap):
+                try:
+                    cursor.execute(statement)
+                except pymysql.err.MySQLError as error:
+                    connection.close()
+                    raise TargetError(f"{self.target.name}: session setting {statement!r} failed: {error.args[-1]}") from None
+            cursor.execute("SELECT @@sql_mode, VERSION()")
+            sql_mode, version = cursor.fetchone()
+        if "NO_BACKSLASH_ESCAPES" in (sql_mode or "").upper():
+            connection.close()
+            # The guard reads backslash escapes as MySQL does by default; with this mode it would misread.
+            raise TargetError(f"{self.endpoint.describe()} runs with sql_mode NO_BACKSLASH_ESCAPES, which the guard does not read")
+        self._connection = connection
+        self._database = None
+        return version
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except pymysql.err.Error:
+                pass
+            self._connection = None
+
+    def use(self, database: str) -> None:
+        if database != self._database:
+            try:
+                self._connection.select_db(database)
+            except pymysql.err.OperationalError as error:
+                if error.args[0] in _CONNECTION_ERRORS:
+                    self._reconnect(error)
+                    self._connection.select_db(database)
+                else:
+                    raise TargetError(f"the read-only account cannot use {database}: {error.args[-1]}") from None
+            self._database = database
+
+    def refusal(self, sql: str) -> str | None:
+        """Why `sql` may not be sent (None: it may), remembered per text for the repeats and shared originals."""
+        try:
+            return self._refusals[sql]
+        except KeyError:
+            if len(self._refusals) >= _REFUSAL_CACHE_LIMIT:
+                self._refusals.clear()
+            reason = self._refusals[sql] = statement_refusal(sql)
+            return reason
+
+    def execute(self, sql: str) -> Outcome:
+        """Run one statement in the current database and return its outcome (never raises for the SQL's own
+        failures; raises ServerLost when the server is gone)."""
+        reason = self.refusal(sql)
+        if reason is not None:
+            return Outcome("refused", error=f"not executed: {reason}")
+        try:
+            return self._execute_once(sql)
+        except _ConnectionLost as lost:
+            self._reconnect(lost.__cause__)
+        try:
+            return self._execute_once(sql)
+        except _ConnectionLost as lost:
+            error = lost.__cause__
+            self._reconnect(error)
+            return Outcome("connection_lost", error_code=_code(error), error=_text(error))
+
+    def _execute_once(self, sql: str) -> Outcome:
+        cursor = self._connection.cursor()
+        started = time.perf_counter()
+        try:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+        except (pymysql.err.MySQLError, OSError) as error:
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            code = _code(error)
+            if "timed out" in _text(error) and elapsed_ms >= self.timeout_s * 1000.0:
+                self._reconnect(error)  # the client gave up; the connection is unusable
+                return Outcome("timeout", error_code=code, error=_text(error), duration_ms=elapsed_ms)
+            if code in _CONNECTION_ERRORS or isinstance(error, (pymysql.err.InterfaceError, OSError)):
+                raise _ConnectionLost() from error
+            status = "timeout" if code in self.target.timeout_error_codes else "error"
+            return Outcome(status, error_code=code, error=_text(error), duration_ms=elapsed_ms)
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        columns = len(cursor.description or ())
+        if len(rows) > self.row_cap:
+            return Outcome("row_cap", error=f"more than {self.row_cap} rows", row_count=len(rows),
+                           column_count=columns, duration_ms=elapsed_ms)
+        strings = [row_string(row) for row in rows]
+        return Outcome("ok", row_count=len(rows), column_count=columns, digest=result_digest(strings),
+                       duration_ms=elapsed_ms, rows=Counter(strings))
+
+    def _reconnect(self, cause: BaseException | None) -> None:
+        self.close()
+        last: Exception | None = None
+        for delay in _RECONNECT_DELAYS_S:
+            time.sleep(delay)
+            try:
+                self._connect()
+                log.warning("reconnected to %s after: %s", self.endpoint.describe(), _text(cause))
+                return
+            except TargetError as error:
+                last = error
+        raise ServerLost(f"the server at {self.endpoint.describe()} went away ({_text(cause)}) and did not come "
+                         f"back ({last}); rerun to continue where this run stopped")
+
+
+def run_pair(runner: StatementRunner, item: WorkItem, repeats: int) -> list[dict]:
+    """Execute `item` `repeats` times (original, then mutated, each time): one log row per repeat."""
+    rows: list[dict] = []
+    if item.database_name is None:
+        failed = Outcome("no_database", error=item.no_database_reason)
+        for repeat in range(repeats):
+            rows.append(_log_row(runner.target, item, repeat, failed, failed, None))
+        return rows
+    runner.use(item.database_name)
+    for repeat in range(repeats):
+        original = runner.execute(item.original_sql)
+        mutated = runner.execute(item.mutated_sql)
+        rows.append(_log_row(runner.target, item, repeat, original, mutated, oracle(original, mutated, item.is_upper)))
+    return rows
+
+
+def _log_row(target: Target, item: WorkItem, repeat: int, original: Outcome, mutated: Outcome, verdict: str | None) -> dict:
+    row = {
+        "pair_hash": item.pair_hash,
+        "form": item.form,
+        "repeat_index": repeat,
+        "oracle": verdict,
+        "executed_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        "strategy": item.strategy,
+        "is_upper": item.is_upper,
+        "database_name": item.database_name,
+        "data_sql_hash": item.data_sql_hash,
+    }
+    for side, outcome in (("original", original), ("mutated", mutated)):
+        row[f"{side}_status"] = outcome.status
+        row[f"{side}_error_code"] = outcome.error_code
+        row[f"{side}_error"] = outcome.error
+        row[f"{side}_row_count"] = outcome.row_count
+        row[f"{side}_digest"] = outcome.digest
+        row[f"{side}_duration_ms"] = outcome.duration_ms
+        row[f"{side}_column_count"] = outcome.column_count
+        row[f"{side}_error_class"] = error_class(outcome.status, outcome.error_code, outcome.error, target)
+    return row
+
+
+def _code(error: BaseException | None) -> int | None:
+    args = getattr(error, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def _text(error: BaseException | None) -> str:
+    if error is None:
+        return "connection lost"
+    args = getattr(error, "args", ())
+    if len(args) >= 2:
+        return str(args[1])
+    return str(error) or type(error).__name__
