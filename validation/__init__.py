@@ -5,7 +5,14 @@ per-statement time limits and row caps (`StatementRunner`), PINOLO's result dige
 (`result_digest`, `oracle`), and resumable runs logged to `raw.validation_runs` (`validate`).
 """
 
-from .errors import DataSqlError, ServerError, ServerLost, TargetError, ValidationError, WarehouseError
+from .errors import (
+    DataSqlError,
+    ServerError,
+    ServerLost,
+    TargetError,
+    ValidationError,
+    WarehouseError,
+)
 from .guard import split_data_sql, statement_refusal
 from .oracle import Outcome, compare, oracle, result_digest, row_string
 from .run import RunReport, RunSettings, check_read_only, validate
@@ -15,12 +22,32 @@ from .server import Endpoint, ThrowawayServer, mariadb_binaries, parse_dsn
 from .targets import Target, error_class, load_target
 
 __all__ = [
-    "DataSqlError", "ServerError", "ServerLost", "TargetError", "ValidationError", "WarehouseError",
-    "split_data_sql", "statement_refusal",
-    "Outcome", "compare", "oracle", "result_digest", "row_string",
-    "RunReport", "RunSettings", "check_read_only", "validate",
-    "StatementRunner", "WorkItem", "run_pair",
+    "DataSqlError",
+    "Endpoint",
+    "Outcome",
+    "RunReport",
+    "RunSettings",
     "Scope",
-    "Endpoint", "ThrowawayServer", "mariadb_binaries", "parse_dsn",
-    "Target", "error_class", "load_target",
+    "ServerError",
+    "ServerLost",
+    "StatementRunner",
+    "Target",
+    "TargetError",
+    "ThrowawayServer",
+    "ValidationError",
+    "WarehouseError",
+    "WorkItem",
+    "check_read_only",
+    "compare",
+    "error_class",
+    "load_target",
+    "mariadb_binaries",
+    "oracle",
+    "parse_dsn",
+    "result_digest",
+    "row_string",
+    "run_pair",
+    "split_data_sql",
+    "statement_refusal",
+    "validate",
 ]

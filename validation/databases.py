@@ -16,7 +16,7 @@ from .errors import DataSqlError, TargetError
 from .guard import split_data_sql
 from .server import Endpoint
 
-__all__ = ["database_name", "DatabaseLoader", "META_DATABASE"]
+__all__ = ["META_DATABASE", "DatabaseLoader", "database_name"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class DatabaseLoader:
     def close(self) -> None:
         self._connection.close()
 
-    def __enter__(self) -> "DatabaseLoader":
+    def __enter__(self) -> DatabaseLoader:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -26,7 +26,7 @@ from mutations.tokens import tokenize
 
 from .errors import DataSqlError
 
-__all__ = ["statement_refusal", "DataStatement", "split_data_sql"]
+__all__ = ["DataStatement", "split_data_sql", "statement_refusal"]
 
 _WORD_CHARS = r"\w$\u0080-\uffff"
 # Keywords the grammar needs; any other word is matched in bulk with the text around it.
@@ -82,8 +82,7 @@ _COMMA = re.compile(r"\s*,")
 
 def _plainly_one_select(blanked: str) -> bool:
     body = blanked.rstrip()
-    if body.endswith(";"):
-        body = body[:-1]
+    body = body.removesuffix(";")
     if ";" in body or ":=" in body or "'" in body or '"' in body or "`" in body or "/*" in body:
         return False
     if body.count("(") != body.count(")") or _INTO.search(body):
@@ -134,8 +133,7 @@ def _exact_refusal(sql: str) -> str | None:
         return masked
     text = masked.text
     body = text.rstrip()
-    if body.endswith(";"):
-        body = body[:-1]
+    body = body.removesuffix(";")
     semicolon = body.find(";")
     if semicolon >= 0:
         return f"more than one statement (';' at char {semicolon})"
@@ -308,9 +306,9 @@ def split_data_sql(text: str, source: str = "output.data.sql") -> list[DataState
     first = 0
     keys = tokens.keys
     boundaries = [index for index, key in enumerate(keys) if key == ";"] + [len(keys)]
-    for number, last in enumerate(boundaries, start=1):
-        if last > first:
-            statements.append(_data_statement(tokens, first, last, number, source))
+    for last in boundaries:
+        if last > first:  # `;;` is an empty statement, not counted
+            statements.append(_data_statement(tokens, first, last, len(statements) + 1, source))
         first = last + 1
     if not statements:
         raise DataSqlError(f"{source}: holds no statement")

@@ -10,17 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 __all__ = [
-    "Outcome",
+    "ORACLE_OUTCOMES",
     "STATUSES",
-    "row_string",
-    "result_digest",
+    "Outcome",
     "compare",
     "oracle",
-    "ORACLE_OUTCOMES",
+    "result_digest",
+    "row_string",
 ]
 
 STATUSES = ("ok", "error", "timeout", "row_cap", "refused", "connection_lost", "no_database")

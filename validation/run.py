@@ -15,9 +15,9 @@ import logging
 import multiprocessing
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import duckdb
 
@@ -31,7 +31,7 @@ from .server import Endpoint
 from .store import append_runs, ensure_tables, now_utc
 from .targets import Target, load_target
 
-__all__ = ["RunSettings", "RunReport", "validate", "check_read_only"]
+__all__ = ["RunReport", "RunSettings", "check_read_only", "validate"]
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pymysql
 
@@ -26,7 +26,7 @@ from .oracle import Outcome, oracle, result_digest, row_string
 from .server import Endpoint
 from .targets import Target, error_class
 
-__all__ = ["WorkItem", "StatementRunner", "run_pair"]
+__all__ = ["StatementRunner", "WorkItem", "run_pair"]
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def _log_row(target: Target, item: WorkItem, repeat: int, original: Outcome, mut
         "form": item.form,
         "repeat_index": repeat,
         "oracle": verdict,
-        "executed_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        "executed_at": datetime.now(UTC).replace(tzinfo=None),
         "strategy": item.strategy,
         "is_upper": item.is_upper,
         "database_name": item.database_name,

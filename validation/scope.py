@@ -16,7 +16,7 @@ from mutations.formats import OUTPUT_DATA_SQL
 
 from .errors import WarehouseError
 
-__all__ = ["Scope", "ScopedPair", "read_scope", "REFERENCE_DATA_SQL", "REFERENCE_DATA_SQL_HASH"]
+__all__ = ["REFERENCE_DATA_SQL", "REFERENCE_DATA_SQL_HASH", "Scope", "ScopedPair", "read_scope"]
 
 REFERENCE_DATA_SQL = OUTPUT_DATA_SQL.decode("utf-8")
 REFERENCE_DATA_SQL_HASH = hashlib.sha256(OUTPUT_DATA_SQL).hexdigest()

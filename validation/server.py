@@ -30,7 +30,7 @@ import pymysql
 
 from .errors import ServerError, TargetError
 
-__all__ = ["Endpoint", "parse_dsn", "ThrowawayServer", "mariadb_binaries", "READER_USER"]
+__all__ = ["READER_USER", "Endpoint", "ThrowawayServer", "mariadb_binaries", "parse_dsn"]
 
 log = logging.getLogger(__name__)
 

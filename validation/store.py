@@ -7,13 +7,13 @@ docs/warehouse.md (a test holds ingest's definition to this one).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
 
-__all__ = ["RUN_COLUMNS", "INVOCATION_COLUMNS", "ensure_tables", "append_runs", "now_utc"]
+__all__ = ["INVOCATION_COLUMNS", "RUN_COLUMNS", "append_runs", "ensure_tables", "now_utc"]
 
 RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pair_hash", "VARCHAR"),
@@ -82,7 +82,7 @@ _RUN_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in RUN_COLUMN
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:

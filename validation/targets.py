@@ -7,14 +7,14 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import yaml
 
 from .errors import TargetError
 
-__all__ = ["Target", "load_target", "target_names", "error_class"]
+__all__ = ["Target", "error_class", "load_target", "target_names"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class Target:
         return hashlib.sha256(json.dumps(notes).encode()).hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _config() -> dict:
     text = resources.files("validation").joinpath("targets.yml").read_text(encoding="utf-8")
     return yaml.safe_load(text)

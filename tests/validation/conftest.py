@@ -3,22 +3,19 @@ folder on 127.0.0.1 and a private socket, stopped at the end) and a real warehou
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from validation_helpers import ROOT, dbt_build, run_cli
 
 from mutations.formats import OUTPUT_DATA_SQL
 from validation import ThrowawayServer, mariadb_binaries
 from validation.databases import DatabaseLoader
 from validation.scope import REFERENCE_DATA_SQL_HASH
 
-ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "pinolo-output"
-DBT = Path(sys.executable).parent / "dbt"
 
 
 def _require_mariadb() -> None:
@@ -42,19 +39,6 @@ def reference_database(mariadb) -> str:
     reader = mariadb.reader()
     with DatabaseLoader(mariadb.admin(), reader.user) as loader:
         return loader.ensure(REFERENCE_DATA_SQL_HASH, OUTPUT_DATA_SQL.decode(), "reference output.data.sql")
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(list(args), cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, **(env or {})})
-    if check:
-        assert result.returncode == 0, f"{args}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
-
-
-def dbt_build(warehouse: Path) -> None:
-    env = {"PINOLOFT_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
-    run_cli(str(DBT), "build", "--project-dir", "dbt_project", "--profiles-dir", "dbt_project", "--quiet", env=env)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,14 @@ import hashlib
 import pymysql
 import pytest
 
-from validation import StatementRunner, TargetError, WorkItem, check_read_only, load_target, run_pair
+from validation import (
+    StatementRunner,
+    TargetError,
+    WorkItem,
+    check_read_only,
+    load_target,
+    run_pair,
+)
 
 MARIADB = load_target("mariadb")
 T3 = "`table_3_utf8_undef`"
