@@ -25,10 +25,10 @@ from mutations.console import progress_bar
 
 from .databases import DatabaseLoader, database_name
 from .errors import DataSqlError, ServerLost, TargetError, ValidationError
-from .runner import StatementRunner, WorkItem, run_pair
+from .runner import StatementRunner, WorkItem, run_pairs
 from .scope import Scope, read_scope
 from .server import Endpoint
-from .store import append_runs, ensure_tables, now_utc
+from .store import WORK_COLUMNS, append_runs, ensure_tables, now_utc
 from .targets import Target, load_target
 
 __all__ = ["RunReport", "RunSettings", "check_read_only", "validate"]
@@ -103,11 +103,15 @@ _GRANT = re.compile(r"^GRANT (.+?) ON (.+?) TO ", re.IGNORECASE)
 _VALIDATION_DATABASE = re.compile(r"^`pinolo(?:_[0-9a-f]{16}|\\_%)`\.\*$")
 
 
-def check_read_only(endpoint: Endpoint) -> None:
-    """Raise TargetError unless the account can do no more than SELECT from validation databases."""
-    with endpoint.connect() as connection, connection.cursor() as cursor:
+def check_read_only(endpoint: Endpoint, connection=None) -> None:
+    """Raise TargetError unless the account can do no more than SELECT from validation databases
+    (`connection`, when given, is an open connection as that account)."""
+    if connection is None:
+        with endpoint.connect() as own:
+            return check_read_only(endpoint, own)
+    with connection.cursor() as cursor:
         cursor.execute("SHOW GRANTS")
-        grants = [row[0] for row in cursor.fetchall()]
+        grants = [row[0] if isinstance(row[0], str) else row[0].decode() for row in cursor.fetchall()]
     for grant in grants:
         found = _GRANT.match(grant)
         privileges, target = (found.group(1).strip().upper(), found.group(2).strip()) if found else ("", "")
@@ -137,10 +141,19 @@ def validate(
     """
     started = time.monotonic()
     target = load_target(settings.target)
-    check_read_only(reader)
-    probe = StatementRunner(reader, target, settings.timeout_s, settings.row_cap)
-    server_version = probe.server_version
-    probe.close()
+    runner = StatementRunner(reader, target, settings.timeout_s, settings.row_cap)
+    try:
+        check_read_only(reader, runner.connection)
+        return _validate(warehouse, scope, settings, target, runner, reader, admin, reader_host, quiet, on_flush,
+                         started)
+    finally:
+        runner.close()
+
+
+def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, runner: StatementRunner,
+              reader: Endpoint, admin: Endpoint | None, reader_host: str, quiet: bool, on_flush, started: float
+              ) -> RunReport:
+    server_version = runner.server_version
     settings_hash = settings.settings_hash(target)
     con = duckdb.connect(str(warehouse))
     try:
@@ -164,9 +177,9 @@ def validate(
         try:
             with progress_bar(total=len(items), desc=f"validate on {target.name}", unit="pair-form",
                               quiet=quiet) as bar:
-                for rows, lost in _execute(items, reader, target, settings):
+                for rows, lost in _execute(items, runner, reader, target, settings):
                     writer.add(rows)
-                    bar.update(len({(row["pair_hash"], row["form"]) for row in rows}))
+                    bar.update(_pair_forms(rows))
                     if lost is not None:
                         raise ServerLost(lost)
             writer.flush(force=True)
@@ -234,16 +247,24 @@ def _close_invocation(con, run_id: int, status: str, message: str | None) -> Non
     )
 
 
+_PAIR_HASH, _FORM = WORK_COLUMNS.index("pair_hash"), WORK_COLUMNS.index("form")
+_ORIGINAL_STATUS, _MUTATED_STATUS = WORK_COLUMNS.index("original_status"), WORK_COLUMNS.index("mutated_status")
+
+
+def _pair_forms(rows: list[tuple]) -> int:
+    return len({(row[_PAIR_HASH], row[_FORM]) for row in rows})
+
+
 class _Writer:
     """Commits finished pair-forms in batches, each with the run's counters, in one transaction."""
 
     def __init__(self, con, run_id: int, constants: dict, done: int, on_flush) -> None:
         self.con, self.run_id, self.constants, self.on_flush = con, run_id, constants, on_flush
-        self.pending: list[dict] = []
+        self.pending: list[tuple] = []
         self.done = done
         self.last_flush = time.monotonic()
 
-    def add(self, rows: list[dict]) -> None:
+    def add(self, rows: list[tuple]) -> None:
         self.pending.extend(rows)
         self.flush()
 
@@ -253,9 +274,10 @@ class _Writer:
         if not force and len(self.pending) < _FLUSH_ROWS and time.monotonic() - self.last_flush < _FLUSH_SECONDS:
             return
         rows, self.pending = self.pending, []
-        pair_forms = len({(row["pair_hash"], row["form"]) for row in rows})
-        executed = sum(row[f"{side}_status"] not in ("refused", "no_database") for row in rows for side in ("original", "mutated"))
-        refused = sum(row[f"{side}_status"] == "refused" for row in rows for side in ("original", "mutated"))
+        pair_forms = _pair_forms(rows)
+        statuses = [row[_ORIGINAL_STATUS] for row in rows] + [row[_MUTATED_STATUS] for row in rows]
+        refused = statuses.count("refused")
+        executed = len(statuses) - refused - statuses.count("no_database")
         self.con.execute("BEGIN TRANSACTION")
         try:
             append_runs(self.con, rows, self.constants)
@@ -311,17 +333,19 @@ def _chunks(items: list[WorkItem]) -> Iterator[list[WorkItem]]:
         yield items[start : start + _CHUNK]
 
 
-def _execute(items: list[WorkItem], reader: Endpoint, target: Target, settings: RunSettings) -> Iterable[tuple[list[dict], str | None]]:
-    """Yield (log rows of finished pair-forms, the ServerLost message or None) per chunk."""
+def _execute(items: list[WorkItem], runner: StatementRunner, reader: Endpoint, target: Target,
+             settings: RunSettings) -> Iterable[tuple[list[tuple], str | None]]:
+    """Yield (log rows of finished pair-forms, the ServerLost message or None) per chunk: in this process on
+    `runner`'s connection with one job, else in worker processes with a connection each."""
     if not items:
         return
     if settings.jobs == 1:
-        _start_worker(reader, target.name, settings.timeout_s, settings.row_cap, settings.repeats)
+        _worker.update(runner=runner, repeats=settings.repeats)
         try:
             for chunk in _chunks(items):
                 yield _run_chunk(chunk)
         finally:
-            _stop_worker()
+            _worker.clear()
         return
     context = multiprocessing.get_context("spawn")
     pool = context.Pool(
@@ -344,21 +368,11 @@ def _start_worker(reader: Endpoint, target_name: str, timeout_s: float, row_cap:
     _worker["repeats"] = repeats
 
 
-def _stop_worker() -> None:
-    runner = _worker.pop("runner", None)
-    if runner is not None:
-        runner.close()
-
-
-def _run_chunk(chunk: list[WorkItem]) -> tuple[list[dict], str | None]:
-    runner: StatementRunner = _worker["runner"]
-    rows: list[dict] = []
+def _run_chunk(chunk: list[WorkItem]) -> tuple[list[tuple], str | None]:
     try:
-        for item in chunk:
-            rows.extend(run_pair(runner, item, _worker["repeats"]))
+        return run_pairs(_worker["runner"], chunk, _worker["repeats"]), None
     except ServerLost as lost:
-        return rows, f"{lost} (pair {item.pair_hash[:12]} {item.form} was in flight)"
-    return rows, None
+        return [], f"{lost} (the unlogged pair-forms of this batch run again on the next run)"
 
 
 def _report(con, run_id: int, resumed: bool, target: Target, server_version: str, reader: Endpoint, scope: Scope,

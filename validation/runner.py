@@ -16,14 +16,16 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import Sequence
 
 import pymysql
+from pymysql.constants import COMMAND
 
 from .errors import ServerLost, TargetError
 from .guard import statement_refusal
 from .oracle import Outcome, oracle, result_digest, row_string
 from .server import Endpoint
+from .store import WORK_COLUMNS, now_utc
 from .targets import Target, error_class
 
 __all__ = ["StatementRunner", "WorkItem", "run_pair"]
@@ -55,7 +57,15 @@ class WorkItem:
 
 
 class _ConnectionLost(Exception):
-    pass
+    """The connection died under a statement (its cause is the driver's error)."""
+
+
+class _Failed(Exception):
+    """The statement failed on the server; `outcome` says how."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.error)
+        self.outcome = outcome
 
 
 class StatementRunner:
@@ -89,6 +99,10 @@ class StatementRunner:
         self._connection = connection
         self._database = None
         return version
+
+    @property
+    def connection(self) -> pymysql.Connection:
+        return self._connection
 
     def close(self) -> None:
         if self._connection is not None:
@@ -127,40 +141,102 @@ class StatementRunner:
         if reason is not None:
             return Outcome("refused", error=f"not executed: {reason}")
         try:
-            return self._execute_once(sql)
+            return self._finish(self._run(sql))
         except _ConnectionLost as lost:
-            self._reconnect(lost.__cause__)
-        try:
-            return self._execute_once(sql)
-        except _ConnectionLost as lost:
-            error = lost.__cause__
-            self._reconnect(error)
-            return Outcome("connection_lost", error_code=_code(error), error=_text(error))
+            return self._after_loss(sql, lost)
 
-    def _execute_once(self, sql: str) -> Outcome:
-        cursor = self._connection.cursor()
-        started = time.perf_counter()
+    def execute_all(self, statements: Sequence[tuple[str, str]]) -> list[Outcome]:
+        """Execute (database, sql) statements in order, pipelined: while the server works on one statement,
+        the client digests the previous result and guards the next text, so the bookkeeping hides in the
+        server's time instead of adding to it. Same outcomes as `execute` one by one."""
+        outcomes: list[Outcome | None] = [None] * len(statements)
+        received: tuple[int, tuple, int, float] | None = None
+        last = len(statements) - 1
+        for index, (database, sql) in enumerate(statements):
+            reason = self.refusal(sql)
+            if reason is not None:
+                outcomes[index] = Outcome("refused", error=f"not executed: {reason}")
+                continue
+            self.use(database)
+            started = time.perf_counter()
+            try:
+                self._send(sql)
+            except _ConnectionLost as lost:
+                outcomes[index] = self._after_loss(sql, lost, database)
+                continue
+            if received is not None:
+                outcomes[received[0]] = self._finish(received[1:])
+                received = None
+            if index < last:
+                self.refusal(statements[index + 1][1])
+            try:
+                received = (index, *self._receive(started))
+            except _ConnectionLost as lost:
+                outcomes[index] = self._after_loss(sql, lost, database)
+            except _Failed as failed:
+                outcomes[index] = failed.outcome
+        if received is not None:
+            outcomes[received[0]] = self._finish(received[1:])
+        return outcomes
+
+    # Sending and receiving apart is what lets `execute_all` overlap work with the server. pymysql's
+    # `Connection.query` is exactly `_execute_command(COM_QUERY, …)` then `_read_query_result()`.
+    def _send(self, sql: str) -> None:
         try:
-            cursor.execute(sql)
-            rows = cursor.fetchall()
+            self._connection._execute_command(COMMAND.COM_QUERY, sql.encode("utf-8", "surrogateescape"))
         except (pymysql.err.MySQLError, OSError) as error:
-            elapsed_ms = (time.perf_counter() - started) * 1000.0
-            code = _code(error)
-            if "timed out" in _text(error) and elapsed_ms >= self.timeout_s * 1000.0:
-                self._reconnect(error)  # the client gave up; the connection is unusable
-                return Outcome("timeout", error_code=code, error=_text(error), duration_ms=elapsed_ms)
-            if code in _CONNECTION_ERRORS or isinstance(error, (pymysql.err.InterfaceError, OSError)):
-                raise _ConnectionLost() from error
-            status = "timeout" if code in self.target.timeout_error_codes else "error"
-            return Outcome(status, error_code=code, error=_text(error), duration_ms=elapsed_ms)
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
-        columns = len(cursor.description or ())
+            raise _ConnectionLost() from error
+
+    def _receive(self, started: float) -> tuple[tuple, int, float]:
+        """(rows, column count, elapsed ms) of the statement in flight; _Failed or _ConnectionLost if none."""
+        try:
+            self._connection._read_query_result()
+        except (pymysql.err.MySQLError, OSError) as error:
+            raise self._failure(error, (time.perf_counter() - started) * 1000.0) from error
+        result = self._connection._result
+        return result.rows or (), len(result.description or ()), (time.perf_counter() - started) * 1000.0
+
+    def _run(self, sql: str) -> tuple[tuple, int, float]:
+        started = time.perf_counter()
+        self._send(sql)
+        try:
+            return self._receive(started)
+        except _Failed as failed:
+            return failed.outcome
+
+    def _failure(self, error: BaseException, elapsed_ms: float) -> Exception:
+        code = _code(error)
+        if "timed out" in _text(error) and elapsed_ms >= self.timeout_s * 1000.0:
+            self._reconnect(error)  # the client gave up; the connection is unusable
+            return _Failed(Outcome("timeout", error_code=code, error=_text(error), duration_ms=elapsed_ms))
+        if code in _CONNECTION_ERRORS or isinstance(error, (pymysql.err.InterfaceError, OSError)):
+            return _ConnectionLost()
+        status = "timeout" if code in self.target.timeout_error_codes else "error"
+        return _Failed(Outcome(status, error_code=code, error=_text(error), duration_ms=elapsed_ms))
+
+    def _finish(self, received) -> Outcome:
+        """The outcome of a received result: rows → PINOLO's row strings, their multiset and digest."""
+        if isinstance(received, Outcome):
+            return received
+        rows, columns, elapsed_ms = received
         if len(rows) > self.row_cap:
             return Outcome("row_cap", error=f"more than {self.row_cap} rows", row_count=len(rows),
                            column_count=columns, duration_ms=elapsed_ms)
         strings = [row_string(row) for row in rows]
         return Outcome("ok", row_count=len(rows), column_count=columns, digest=result_digest(strings),
                        duration_ms=elapsed_ms, rows=Counter(strings))
+
+    def _after_loss(self, sql: str, lost: _ConnectionLost, database: str | None = None) -> Outcome:
+        """Reconnect (or raise ServerLost) and run `sql` once more; a second loss is its outcome."""
+        self._reconnect(lost.__cause__)
+        if database is not None:
+            self.use(database)
+        try:
+            return self._finish(self._run(sql))
+        except _ConnectionLost as again:
+            error = again.__cause__
+            self._reconnect(error)
+            return Outcome("connection_lost", error_code=_code(error), error=_text(error))
 
     def _reconnect(self, cause: BaseException | None) -> None:
         self.close()
@@ -179,42 +255,49 @@ class StatementRunner:
 
 def run_pair(runner: StatementRunner, item: WorkItem, repeats: int) -> list[dict]:
     """Execute `item` `repeats` times (original, then mutated, each time): one log row per repeat."""
+    return run_pairs(runner, [item], repeats)
+
+
+def run_pairs(runner: StatementRunner, items: Sequence[WorkItem], repeats: int) -> list[dict]:
+    """Execute every item `repeats` times in one pipelined stream; one log row per item and repeat."""
+    statements = [
+        (item.database_name, sql)
+        for item in items
+        if item.database_name is not None
+        for _ in range(repeats)
+        for sql in (item.original_sql, item.mutated_sql)
+    ]
+    outcomes = iter(runner.execute_all(statements))
     rows: list[dict] = []
-    if item.database_name is None:
-        failed = Outcome("no_database", error=item.no_database_reason)
+    for item in items:
+        if item.database_name is None:
+            failed = Outcome("no_database", error=item.no_database_reason)
+            rows.extend(_log_row(runner.target, item, repeat, failed, failed, None) for repeat in range(repeats))
+            continue
         for repeat in range(repeats):
-            rows.append(_log_row(runner.target, item, repeat, failed, failed, None))
-        return rows
-    runner.use(item.database_name)
-    for repeat in range(repeats):
-        original = runner.execute(item.original_sql)
-        mutated = runner.execute(item.mutated_sql)
-        rows.append(_log_row(runner.target, item, repeat, original, mutated, oracle(original, mutated, item.is_upper)))
+            original, mutated = next(outcomes), next(outcomes)
+            rows.append(_log_row(runner.target, item, repeat, original, mutated,
+                                 oracle(original, mutated, item.is_upper)))
     return rows
 
 
-def _log_row(target: Target, item: WorkItem, repeat: int, original: Outcome, mutated: Outcome, verdict: str | None) -> dict:
-    row = {
-        "pair_hash": item.pair_hash,
-        "form": item.form,
-        "repeat_index": repeat,
-        "oracle": verdict,
-        "executed_at": datetime.now(UTC).replace(tzinfo=None),
-        "strategy": item.strategy,
-        "is_upper": item.is_upper,
-        "database_name": item.database_name,
-        "data_sql_hash": item.data_sql_hash,
-    }
-    for side, outcome in (("original", original), ("mutated", mutated)):
-        row[f"{side}_status"] = outcome.status
-        row[f"{side}_error_code"] = outcome.error_code
-        row[f"{side}_error"] = outcome.error
-        row[f"{side}_row_count"] = outcome.row_count
-        row[f"{side}_digest"] = outcome.digest
-        row[f"{side}_duration_ms"] = outcome.duration_ms
-        row[f"{side}_column_count"] = outcome.column_count
-        row[f"{side}_error_class"] = error_class(outcome.status, outcome.error_code, outcome.error, target)
-    return row
+def _log_row(target: Target, item: WorkItem, repeat: int, original: Outcome, mutated: Outcome, verdict: str | None) -> tuple:
+    """One log row, in `store.WORK_COLUMNS` order."""
+    return (
+        item.pair_hash, item.form, repeat,
+        original.status, original.error_code, original.error, original.row_count, original.digest,
+        original.duration_ms,
+        mutated.status, mutated.error_code, mutated.error, mutated.row_count, mutated.digest, mutated.duration_ms,
+        verdict, now_utc(), item.strategy, item.is_upper, item.database_name,
+        item.data_sql_hash, original.column_count, mutated.column_count,
+        error_class(original.status, original.error_code, original.error, target),
+        error_class(mutated.status, mutated.error_code, mutated.error, target),
+    )
+
+
+def log_row_dict(row: tuple) -> dict:
+    """A log row as {column: value}, for readers of `run_pairs`' output."""
+    return dict(zip(WORK_COLUMNS, row))
 
 
 def _code(error: BaseException | None) -> int | None:

@@ -70,6 +70,7 @@ class Endpoint:
                 autocommit=True,
                 client_flag=0,
                 local_infile=False,
+                ssl_disabled=True if self.unix_socket else None,  # TLS over a local socket only costs
                 connect_timeout=10,
                 read_timeout=read_timeout,
                 **options,

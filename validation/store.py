@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-__all__ = ["INVOCATION_COLUMNS", "RUN_COLUMNS", "append_runs", "ensure_tables", "now_utc"]
+__all__ = ["INVOCATION_COLUMNS", "RUN_COLUMNS", "RUN_CONSTANTS", "WORK_COLUMNS", "append_runs", "ensure_tables", "now_utc"]
 
 RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pair_hash", "VARCHAR"),
@@ -78,7 +78,11 @@ _ARROW_TYPES = {
     "BOOLEAN": pa.bool_(),
     "TIMESTAMP": pa.timestamp("us"),
 }
-_RUN_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in RUN_COLUMNS])
+_TYPES = dict(RUN_COLUMNS)
+# Columns the same for every row of a run; the runner sends the others (WORK_COLUMNS) as plain tuples,
+# which cost a fraction of dicts to pickle between processes.
+RUN_CONSTANTS = ("target", "server_version", "validation_run_id", "settings_hash")
+WORK_COLUMNS = tuple(name for name, _ in RUN_COLUMNS if name not in RUN_CONSTANTS)
 
 
 def now_utc() -> datetime:
@@ -103,15 +107,17 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"ALTER TABLE raw.{table} ADD COLUMN {name} {kind}")
 
 
-def append_runs(con: duckdb.DuckDBPyConnection, rows: Sequence[dict], constants: dict) -> None:
-    """Append log rows (each a dict of the per-execution columns) with the run's constant columns."""
+def append_runs(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple], constants: dict) -> None:
+    """Append log rows (tuples in WORK_COLUMNS order, as the runner makes them) with the run's constants."""
     if not rows:
         return
-    columns = {name: [row.get(name, constants.get(name)) for row in rows] for name, _ in RUN_COLUMNS}
-    batch = pa.Table.from_pydict(columns, schema=_RUN_SCHEMA)
+    batch = pa.Table.from_arrays([pa.array(values, type=_ARROW_TYPES[_TYPES[name]])
+                                  for name, values in zip(WORK_COLUMNS, zip(*rows))], names=list(WORK_COLUMNS))
     con.register("validation_batch", batch)
     try:
         names = ", ".join(name for name, _ in RUN_COLUMNS)
-        con.execute(f"INSERT INTO raw.validation_runs ({names}) SELECT {names} FROM validation_batch")
+        values = ", ".join(f"CAST(? AS {_TYPES[name]})" if name in RUN_CONSTANTS else name for name, _ in RUN_COLUMNS)
+        con.execute(f"INSERT INTO raw.validation_runs ({names}) SELECT {values} FROM validation_batch",
+                    [constants[name] for name, _ in RUN_COLUMNS if name in RUN_CONSTANTS])
     finally:
         con.unregister("validation_batch")

@@ -8,14 +8,8 @@ import hashlib
 import pymysql
 import pytest
 
-from validation import (
-    StatementRunner,
-    TargetError,
-    WorkItem,
-    check_read_only,
-    load_target,
-    run_pair,
-)
+from validation import StatementRunner, TargetError, WorkItem, check_read_only, load_target
+from validation.runner import log_row_dict, run_pairs
 
 MARIADB = load_target("mariadb")
 T3 = "`table_3_utf8_undef`"
@@ -42,6 +36,10 @@ def test_cells_are_the_servers_text(runner):
     )
     assert outcome.status == "ok" and outcome.row_count == 1 and outcome.column_count == 6
     assert list(outcome.rows) == ["-9,0.0001,71.051,12.99100000000000000000,3\t,NULL"]
+
+
+def run_pair(runner, item, repeats):
+    return [log_row_dict(row) for row in run_pairs(runner, [item], repeats)]
 
 
 def item(original: str, mutated: str, is_upper: bool, database: str) -> WorkItem:
