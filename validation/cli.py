@@ -48,10 +48,15 @@ def _external_endpoints(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .errors import WarehouseError
     from .run import RunSettings, validate
     from .scope import Scope
     from .server import ThrowawayServer
+    from .targets import load_target
 
+    load_target(args.target)  # an unknown target fails before any server starts
+    if not Path(args.warehouse).exists():
+        raise WarehouseError(f"no warehouse at {args.warehouse}: run `make ingest transform` first")
     settings = RunSettings(target=args.target, repeats=args.repeats, timeout_s=args.timeout, row_cap=args.row_cap,
                            jobs=args.jobs, fresh=args.fresh)
     scope = Scope(dataset=args.dataset, all_pairs=args.all)

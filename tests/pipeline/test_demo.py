@@ -53,8 +53,8 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
 
 
 def test_ingest_reconciles_and_a_rerun_reads_nothing(demo):
-    assert "files seen 1306 = loaded 1265 + quarantined 41 + skipped as unchanged 0; vanished 0" in demo["first"].stderr
-    assert "files seen 1306 = loaded 0 + quarantined 0 + skipped as unchanged 1306; vanished 0" in demo["second"].stderr
+    assert "files seen 1157 = loaded 1123 + quarantined 34 + skipped as unchanged 0; vanished 0" in demo["first"].stderr
+    assert "files seen 1157 = loaded 0 + quarantined 0 + skipped as unchanged 1157; vanished 0" in demo["second"].stderr
 
 
 def test_every_fault_of_the_manifest_is_quarantined_or_flagged(demo):
@@ -87,8 +87,8 @@ def test_export_files_and_meta_line_up(demo):
             assert example["messages"][0]["content"].startswith("You are an expert in ")
     counts = {split: len((demo["exports"] / f"{split}.jsonl").read_text().splitlines())
               for split in ("train", "validation", "test")}
-    assert counts == {"train": 89, "validation": 8, "test": 11}
-    assert "demo: 108 examples (train 89, validation 8, test 11)" in demo["export"].stdout + demo["export"].stderr
+    assert counts == {"train": 87, "validation": 7, "test": 14}
+    assert "demo: 108 examples (train 87, validation 7, test 14)" in demo["export"].stdout + demo["export"].stderr
 
 
 def test_splits_share_no_original_query(demo):
@@ -103,6 +103,8 @@ README_QUERIES = re.compile(r"```sql\n(.*?)```", re.DOTALL)
 
 def test_the_readme_ad_hoc_queries_run_on_the_demo_warehouse(demo):
     queries = README_QUERIES.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    # the validation marts fill only after `make validate` (tests/validation runs those queries)
+    queries = [sql for sql in queries if "marts.validation_" not in sql]
     assert len(queries) == 5
     for sql in queries:
         assert query(demo["warehouse"], sql), sql  # every question has an answer on the demo data

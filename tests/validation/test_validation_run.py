@@ -136,3 +136,17 @@ def test_dbt_joins_the_logs_into_the_marts(warehouse, mariadb):
         SELECT count(DISTINCT (pair_hash, form)) FROM raw.validation_runs
         WHERE original_error LIKE '%FORMAT_BYTES%' OR mutated_error LIKE '%FORMAT_BYTES%'""")[0][0]
     assert known == format_bytes > 0
+
+
+def test_the_readme_validation_queries_answer_after_a_run(warehouse, mariadb):
+    import re
+
+    from validation_helpers import ROOT
+
+    queries = [sql for sql in re.findall(r"```sql\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.DOTALL)
+               if "marts.validation_" in sql]
+    assert queries
+    run(warehouse, mariadb, repeats=1)
+    dbt_build(warehouse)
+    for sql in queries:
+        assert query(warehouse, sql), sql
