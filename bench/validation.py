@@ -9,6 +9,7 @@ and stopped here). Every statement is distinct, so the runner's per-text guard c
 * the same bare loop with cells left as text (`conv={}`), which is what the runner fetches;
 * `validation.validate` end to end with 1 worker (guard, digests, oracle, DuckDB log writes, start-up
   included) and its ratio to the baseline (target ≥ 0.80);
+* the bare loop in two processes, each with half the statements: what two workers could reach at best;
 * `validate` with 2 workers and its ratio to 1 worker (target ≥ 1.5 on this 2-core machine).
 
 Usage: python bench/validation.py [--pairs N] [--repeats K] [--rounds R]
@@ -95,6 +96,29 @@ def bare_loop(connection, statements: list[str]) -> float:
     return len(statements) / (time.perf_counter() - started)
 
 
+def _bare_worker(arguments) -> tuple[int, float, float]:
+    reader, database, statements = arguments
+    connection = reader.connect(database=database)
+    cursor = connection.cursor()
+    started = time.perf_counter()
+    for statement in statements:
+        cursor.execute(statement)
+        cursor.fetchall()
+    finished = time.perf_counter()
+    connection.close()
+    return len(statements), started, finished
+
+
+def bare_two_processes(reader, database: str, statements: list[str]) -> float:
+    """The bare loop in two processes, each with half the statements: the ceiling two workers can reach."""
+    import multiprocessing
+
+    half = len(statements) // 2
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.map(_bare_worker, [(reader, database, statements[:half]), (reader, database, statements[half:])])
+    return sum(count for count, _, _ in results) / (max(end for _, _, end in results) - min(start for _, start, _ in results))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=5000)
@@ -129,6 +153,7 @@ def main() -> None:
             for round_index in range(args.rounds):
                 record("bare", bare_loop(plain, statements))
                 record("bare_text", bare_loop(raw_cells, statements))
+                record("bare_2", bare_two_processes(reader, database, statements))
                 for jobs in (1, 2):
                     report = validate(warehouse, Scope(all_pairs=True),
                                       RunSettings(repeats=args.repeats, jobs=jobs, fresh=True),
@@ -145,6 +170,8 @@ def main() -> None:
     print(f"bare loop, cells as text (conv={{}}):                {best['bare_text']:,.0f} statements/s")
     print(f"validate, 1 worker (end to end, DuckDB log):        {best['jobs1']:,.0f} statements/s "
           f"= {best['jobs1'] / best['bare']:.2f}x the baseline (target >= 0.80)")
+    print(f"bare loop in 2 processes (the 2-worker ceiling):    {best['bare_2']:,.0f} statements/s "
+          f"= {best['bare_2'] / best['bare']:.2f}x the baseline")
     print(f"validate, 2 workers:                                {best['jobs2']:,.0f} statements/s "
           f"= {best['jobs2'] / best['jobs1']:.2f}x 1 worker (target >= 1.5)")
 

@@ -141,16 +141,23 @@ def validate(
     """
     started = time.monotonic()
     target = load_target(settings.target)
-    runner = StatementRunner(reader, target, settings.timeout_s, settings.row_cap)
+    # Workers are forked first, while this process holds no warehouse connection and no server connection.
+    pool = _worker_pool(reader, target, settings) if settings.jobs > 1 else None
     try:
-        check_read_only(reader, runner.connection)
-        return _validate(warehouse, scope, settings, target, runner, reader, admin, reader_host, quiet, on_flush,
-                         started)
+        runner = StatementRunner(reader, target, settings.timeout_s, settings.row_cap)
+        try:
+            check_read_only(reader, runner.connection)
+            return _validate(warehouse, scope, settings, target, runner, pool, reader, admin, reader_host, quiet,
+                             on_flush, started)
+        finally:
+            runner.close()
     finally:
-        runner.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
 
 
-def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, runner: StatementRunner,
+def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, runner: StatementRunner, pool,
               reader: Endpoint, admin: Endpoint | None, reader_host: str, quiet: bool, on_flush, started: float
               ) -> RunReport:
     server_version = runner.server_version
@@ -177,7 +184,7 @@ def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, ru
         try:
             with progress_bar(total=len(items), desc=f"validate on {target.name}", unit="pair-form",
                               quiet=quiet) as bar:
-                for rows, lost in _execute(items, runner, reader, target, settings):
+                for rows, lost in _execute(items, runner, pool, settings):
                     writer.add(rows)
                     bar.update(_pair_forms(rows))
                     if lost is not None:
@@ -328,47 +335,52 @@ def _work_items(todo, data_sqls: dict[str, tuple[str, str]], admin: Endpoint | N
     return items
 
 
-def _chunks(items: list[WorkItem]) -> Iterator[list[WorkItem]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def _chunks(items: list[WorkItem], size: int) -> Iterator[list[WorkItem]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
-def _execute(items: list[WorkItem], runner: StatementRunner, reader: Endpoint, target: Target,
-             settings: RunSettings) -> Iterable[tuple[list[tuple], str | None]]:
+def _worker_pool(reader: Endpoint, target: Target, settings: RunSettings):
+    """`settings.jobs` processes with a read-only connection each. Forked where the platform can (a fork
+    costs milliseconds, a spawned interpreter a good part of a second of a short run's time)."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return context.Pool(settings.jobs, initializer=_start_worker,
+                        initargs=(reader, target.name, settings.timeout_s, settings.row_cap, settings.repeats))
+
+
+def _execute(items: list[WorkItem], runner: StatementRunner, pool, settings: RunSettings
+             ) -> Iterable[tuple[list[tuple], str | None]]:
     """Yield (log rows of finished pair-forms, the ServerLost message or None) per chunk: in this process on
-    `runner`'s connection with one job, else in worker processes with a connection each."""
+    `runner`'s connection with one job, else on the pool's workers."""
     if not items:
         return
-    if settings.jobs == 1:
+    if pool is None:
         _worker.update(runner=runner, repeats=settings.repeats)
         try:
-            for chunk in _chunks(items):
+            for chunk in _chunks(items, _CHUNK):
                 yield _run_chunk(chunk)
         finally:
             _worker.clear()
         return
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(
-        settings.jobs, initializer=_start_worker,
-        initargs=(reader, target.name, settings.timeout_s, settings.row_cap, settings.repeats),
-    )
-    try:
-        yield from pool.imap_unordered(_run_chunk, _chunks(items))
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
+    yield from pool.imap_unordered(_run_chunk, _chunks(items, _CHUNK * 4))
 
 
 _worker: dict = {}
 
 
 def _start_worker(reader: Endpoint, target_name: str, timeout_s: float, row_cap: int, repeats: int) -> None:
-    _worker["runner"] = StatementRunner(reader, load_target(target_name), timeout_s, row_cap)
+    # An exception here would make the pool restart the worker forever: keep it for the first chunk to report.
+    try:
+        _worker["runner"] = StatementRunner(reader, load_target(target_name), timeout_s, row_cap)
+    except Exception as error:  # noqa: BLE001 - reported through _run_chunk
+        _worker["error"] = f"a worker could not connect: {error}"
     _worker["repeats"] = repeats
 
 
 def _run_chunk(chunk: list[WorkItem]) -> tuple[list[tuple], str | None]:
+    if "error" in _worker:
+        return [], _worker["error"]
     try:
         return run_pairs(_worker["runner"], chunk, _worker["repeats"]), None
     except ServerLost as lost:

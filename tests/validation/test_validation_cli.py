@@ -59,3 +59,25 @@ def test_guard_command_and_usage_errors(tmp_path):
                       "--target", "sqlite", "--server-dir", str(tmp_path / "m"), check=False)
     assert unknown.returncode == 1
     assert "unknown target 'sqlite': targets.yml knows mariadb, mysql, oceanbase, tidb" in unknown.stderr
+
+
+def test_another_server_by_dsn_over_tcp(warehouse, mariadb):
+    """A server we did not start: an admin DSN (from the environment) loads the data and creates the
+    read-only account; the password shows up nowhere."""
+    password = "Adm1n-Secret-Pa55"
+    port = mariadb.running()["port"]
+    with mariadb.admin().connect() as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE USER IF NOT EXISTS 'pinoloft_admin'@'127.0.0.1' IDENTIFIED BY %s", (password,))
+        cursor.execute("GRANT ALL PRIVILEGES ON *.* TO 'pinoloft_admin'@'127.0.0.1' WITH GRANT OPTION")
+    result = run_cli(PYTHON, "-m", "validation", "run", "--warehouse", str(warehouse), "--dataset", "demo",
+                     "--repeats", "1", env={"PINOLOFT_DSN": f"mysql://pinoloft_admin:{password}@127.0.0.1:{port}"})
+    assert f"at 127.0.0.1:{port}, scope dataset:demo: finished" in result.stderr
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT endpoint, status FROM raw.validation_invocations").fetchall() == [
+            (f"127.0.0.1:{port}", "finished")]
+    assert password not in result.stdout + result.stderr
+    assert password.encode() not in warehouse.read_bytes()
+    bad = run_cli(PYTHON, "-m", "validation", "run", "--warehouse", str(warehouse),
+                  env={"PINOLOFT_DSN": f"mysql://pinoloft_admin:wrong-{password}@127.0.0.1:{port}"}, check=False)
+    assert bad.returncode == 1 and f"cannot connect to 127.0.0.1:{port} as pinoloft_admin" in bad.stderr
+    assert password not in bad.stderr

@@ -150,3 +150,16 @@ def test_the_readme_validation_queries_answer_after_a_run(warehouse, mariadb):
     dbt_build(warehouse)
     for sql in queries:
         assert query(warehouse, sql), sql
+
+
+def test_two_workers_log_exactly_what_one_worker_logs(warehouse, sample_warehouse, mariadb, tmp_path):
+    single = tmp_path / "single.duckdb"
+    single.write_bytes(sample_warehouse.read_bytes())
+    run(single, mariadb, repeats=2)
+    report = run(warehouse, mariadb, repeats=2, jobs=2)
+    assert report.status == "finished" and report.pair_forms_done == planned_pair_forms(warehouse)
+    columns = ("pair_hash, form, repeat_index, original_status, original_digest, original_row_count, mutated_status, "
+               "mutated_digest, mutated_row_count, oracle, mutated_error_class")
+    assert query(warehouse, f"SELECT {columns} FROM raw.validation_runs ORDER BY ALL") == query(
+        single, f"SELECT {columns} FROM raw.validation_runs ORDER BY ALL")
+    assert query(warehouse, "SELECT jobs FROM raw.validation_invocations") == [(2,)]

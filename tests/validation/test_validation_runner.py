@@ -136,3 +136,10 @@ def test_an_account_with_more_than_select_is_rejected(mariadb):
     admin = mariadb.admin()
     with pytest.raises(TargetError, match="may do more than read the validation databases"):
         check_read_only(admin)
+
+
+def test_every_function_the_mariadb_notes_call_missing_is_missing(runner):
+    for function in sorted(MARIADB.missing_functions):
+        outcome = runner.execute(f"SELECT {function}(1)")
+        assert outcome.status == "error", function
+        assert outcome.error_code in (1305, 1370), (function, outcome.error)
