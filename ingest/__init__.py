@@ -3,7 +3,7 @@
     >>> from ingest import load, check_pairs, load_datasets, synthesize
     >>> report = load("examples/pinolo-output", "data/warehouse.duckdb")   # doctest: +SKIP
     >>> report.reconciliation                                               # doctest: +SKIP
-    'files seen 1306 = loaded 1265 + quarantined 41 + skipped as unchanged 0; vanished 0'
+    'files seen 1157 = loaded 1123 + quarantined 34 + skipped as unchanged 0; vanished 0'
 
 The library raises `IngestError` subclasses for what a user can fix; bad input files never raise, they go to
 `raw.ingest_quarantine`. `python -m ingest` is the command line.

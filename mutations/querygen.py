@@ -11,6 +11,9 @@ Byte-exact go-randgen output is out of reach (§9.4: it mixes an unseeded global
 so this is a faithful *distribution*, not a replay: same rules, same aliases (`t1…`, `f1…` numbered per
 query in text order), same vocabulary (the 20 columns and 2 tables of §9, 10 REGEXP patterns, 20 interval
 units, the four function families), lengths in the 600–2,000 character range real PINOLO queries have.
+Like PINOLO's reports, only queries that run are kept: a draw that could fail with an out-of-range error over
+the §9 data is drawn again (see `_Range`), so originals, their mutations and their sqlsim forms all execute
+(checked on MariaDB, which lacks only FORMAT_BYTES, a MySQL 8 function kept on purpose).
 
 `all_strategies=True` adds the few shapes impo.yy never emits but that make the other 8 mutators fire
 (§0 item 1, §4.1): `SELECT DISTINCT`, unparenthesised two-element `UNION [ALL]`, and LIKE/REGEXP between two
@@ -22,7 +25,9 @@ RNG is never touched.
 
 from __future__ import annotations
 
+import math
 import random
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -135,6 +140,265 @@ _LITERAL_REGEXP_PATTERNS = (
 Scope = tuple[Column, ...]
 
 
+# -- value ranges: only queries that run ----------------------------------------------------------------
+#
+# PINOLO writes a bug report only for SQL that ran without error on the DBMS: its task loop skips a query whose
+# execution fails (reference §6), so the original and the mutated SQL of every real report execute. impo.yy
+# itself happily emits overflowing arithmetic (`_int` literals are 63-bit, `~x` is a 64-bit unsigned, strings
+# such as HEX(…) can read as 1e300), which MySQL and MariaDB reject with error 1690 (BIGINT [UNSIGNED] or DOUBLE
+# value is out of range): EXP(2001), COT(0), `1-~0`, `x*-5464708684795662964`, `f1 MOD 5-10` with `f1` unsigned.
+# We cannot execute while generating, so every expression carries a conservative range of the values it can
+# take over the §9 data (`_Range`), and a draw that could fail is rejected and drawn again, as if PINOLO had
+# dropped the query: the generated queries follow impo.yy's distribution conditioned on running. Mutations only
+# change predicates, DISTINCT, UNION and LIKE/REGEXP patterns, i.e. which rows get evaluated, never an
+# expression, and the ranges hold for every row of both tables, so mutated and sqlsim forms run too.
+# (FORMAT_BYTES stays: it is a MySQL 8 function that MariaDB lacks, deliberately so.)
+
+_I64_MIN, _I64_MAX, _U64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
+_DBL_MAX = sys.float_info.max
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """What a generated expression can evaluate to, conservatively, whatever row it is evaluated on.
+
+    `t` is how MySQL computes with it: "int" (BIGINT; temporal values count as "int", the stricter of their
+    integer and DECIMAL forms), "dec" (DECIMAL, wide enough never to overflow here), "real" (DOUBLE: doubles and
+    every string) or "null" (always NULL, so nothing can fail). `lo`..`hi` bound the non-NULL values and `tiny`
+    is the smallest non-zero magnitude (0: unknown, inf: never non-zero). `unsigned` is MySQL's unsigned flag:
+    integer arithmetic with an unsigned operand must not go below 0, and DIV checks it whatever the type.
+    """
+
+    t: str
+    lo: float
+    hi: float
+    tiny: float
+    unsigned: bool = False
+
+
+_NULL = _Range("null", 0, 0, math.inf)
+
+
+def _const(value: float, t: str) -> _Range:
+    return _Range(t, value, value, abs(value) or math.inf)
+
+
+def _magnitude(r: _Range) -> float:
+    return max(abs(r.lo), abs(r.hi))
+
+
+def _as_u64(r: _Range) -> tuple[int, int]:
+    """The operand of `~`, `|`, `&`, `^`, `<<`, `>>`: rounded, clamped to 64 bits, read as unsigned."""
+    lo = max(_I64_MIN, min(_U64_MAX, math.floor(r.lo)))
+    hi = max(_I64_MIN, min(_U64_MAX, math.ceil(r.hi)))
+    if lo >= 0:
+        return lo, hi
+    if hi < 0:
+        return lo + (1 << 64), hi + (1 << 64)
+    return 0, _U64_MAX
+
+
+def _u64(lo: int, hi: int) -> _Range:
+    return _Range("int", lo, hi, 1, unsigned=True)
+
+
+def _prefix(prefix: str, r: _Range) -> _Range | None:
+    """The range of `prefix x`, or None if it can fail."""
+    if r.t == "null":
+        return _NULL
+    if prefix == "!":
+        return _Range("int", 0, 1, 1)
+    if prefix == "BINARY ":  # a binary string: DOUBLE in arithmetic, same value
+        return _Range("real", r.lo, r.hi, r.tiny)
+    if prefix == "~":
+        lo, hi = _as_u64(r)
+        return _u64(_U64_MAX - hi, _U64_MAX - lo)
+    # unary minus: `-~x` and `-(x|0)` fail once the unsigned value passes 2^63 (-2^63 has no BIGINT opposite)
+    if r.t == "int" and (r.hi > _I64_MAX if r.unsigned else r.lo <= _I64_MIN):
+        return None
+    return _Range(r.t, -r.hi, -r.lo, r.tiny)
+
+
+def _arith(op: str, a: _Range, b: _Range) -> _Range | None:
+    """The range of `a op b` for one of `_BIT_OPS`, or None if it can fail (error 1690)."""
+    if a.t == "null" or b.t == "null":
+        return _NULL
+    integers = a.t == b.t == "int"
+    int_tiny = 1 if a.tiny >= 1 and b.tiny >= 1 else 0
+    if op in ("|", "&", "^", "<<", ">>"):  # on 64-bit unsigned integers; never fails
+        (alo, ahi), (blo, bhi) = _as_u64(a), _as_u64(b)
+        if op == "&":
+            return _u64(0, min(ahi, bhi))
+        if op in ("|", "^"):
+            top = (1 << max(ahi, bhi).bit_length()) - 1
+            return _u64(max(alo, blo) if op == "|" else 0, top)
+        return _u64(0, ahi if op == ">>" else _U64_MAX if ahi else 0)
+    if op == "%":  # |a MOD b| <= |a| and < |b|, with the sign and the unsigned flag of a; never fails
+        m = min(_magnitude(a), _magnitude(b))
+        t = "real" if "real" in (a.t, b.t) else "dec" if "dec" in (a.t, b.t) else "int"
+        return _Range(t, -m if a.lo < 0 else 0, m if a.hi > 0 else 0, int_tiny if integers else 0, a.unsigned)
+    if op == " DIV ":
+        # a/b truncated to a BIGINT, UNSIGNED if either operand has the flag (even a FLOAT UNSIGNED column);
+        # dividing by 0 gives NULL
+        unsigned = a.unsigned or b.unsigned
+        if b.tiny == math.inf:
+            return _NULL
+        if b.tiny == 0:  # b may be arbitrarily close to 0
+            return _Range("int", 0, 0, math.inf, unsigned) if a.lo == a.hi == 0 else None
+        parts = [(max(b.lo, b.tiny), b.hi)] if b.hi >= b.tiny else []
+        parts += [(b.lo, min(b.hi, -b.tiny))] if b.lo <= -b.tiny else []
+        if not parts:
+            return _NULL
+        q = [float(x) / y for x in (a.lo, a.hi) for part in parts for y in part]
+        qlo, qhi = min(q), max(q)
+        fits = -1 < qlo and qhi < 1.8e19 if unsigned else -9.2e18 < qlo and qhi < 9.2e18
+        return _Range("int", math.trunc(qlo), math.trunc(qhi), 1, unsigned) if fits else None
+    if op == "+":
+        lo, hi = a.lo + b.lo, a.hi + b.hi
+    elif op == "-":
+        lo, hi = a.lo - b.hi, a.hi - b.lo
+    else:
+        products = [x * y for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
+        lo, hi = min(products), max(products)
+    if integers:  # BIGINT, UNSIGNED if an operand is: the exact result must fit
+        unsigned = a.unsigned or b.unsigned
+        ok = 0 <= lo and hi <= _U64_MAX if unsigned else _I64_MIN <= lo and hi <= _I64_MAX
+        return _Range("int", lo, hi, int_tiny, unsigned) if ok else None
+    t = "real" if "real" in (a.t, b.t) else "dec"
+    lo, hi = float(lo), float(hi)
+    if not (-_DBL_MAX <= lo and hi <= _DBL_MAX) or t == "dec" and max(-lo, hi) > 1e60:
+        return None
+    return _Range(t, lo, hi, a.tiny * b.tiny if op == "*" else 0)
+
+
+def _evaluate(operands: list[_Range], ops: list[str]) -> _Range | None:
+    """`x0 op1 x1 [op2 x2]` with MySQL precedence (`^` binds tightest, then `* DIV %`, `+ -`, `<< >>`, `&`, `|`)."""
+    if not ops:
+        return operands[0]
+    if len(ops) == 1:
+        return _arith(ops[0], operands[0], operands[1])
+    if _PRECEDENCE[ops[1]] > _PRECEDENCE[ops[0]]:
+        right = _arith(ops[1], operands[1], operands[2])
+        return None if right is None else _arith(ops[0], operands[0], right)
+    left = _arith(ops[0], operands[0], operands[1])
+    return None if left is None else _arith(ops[1], left, operands[2])
+
+
+_PRECEDENCE = {"^": 5, "*": 4, " DIV ": 4, "%": 4, "+": 3, "-": 3, "<<": 2, ">>": 2, "&": 1, "|": 0}
+
+
+def _fixed(t: str, lo: float, hi: float, tiny: float = 1) -> _Range:
+    return _Range(t, lo, hi, tiny)
+
+
+_TEMPORAL_TINY = 1e-6  # fractional seconds
+# Results that do not depend on the arguments (bounds from the MySQL/MariaDB manuals, checked on MariaDB).
+_FUNCTION_RANGES: dict[str, _Range] = {
+    "ACOS": _fixed("real", 0, 3.15, 0), "ASIN": _fixed("real", -1.58, 1.58, 0),
+    "ATAN": _fixed("real", -1.58, 1.58, 0), "ATAN2": _fixed("real", -1.58, 1.58, 0),
+    "COS": _fixed("real", -1, 1, 0), "SIN": _fixed("real", -1, 1, 0),
+    # no double lies within ~4.7e-19 of a multiple of pi/2, so |TAN| stays below ~2.2e18
+    "TAN": _fixed("real", -1e19, 1e19, 0),
+    "LN": _fixed("real", -1100, 1100, 0), "LOG": _fixed("real", -1100, 1100, 0),
+    "LOG2": _fixed("real", -1100, 1100, 0), "LOG10": _fixed("real", -1100, 1100, 0),
+    "PI": _const(math.pi, "real"), "SIGN": _fixed("int", -1, 1), "CRC32": _u64(0, (1 << 32) - 1),
+    "DATEDIFF": _fixed("int", -3652500, 3652500), "DAY": _fixed("int", 0, 31), "DAYOFMONTH": _fixed("int", 0, 31),
+    "DAYOFWEEK": _fixed("int", 0, 7), "DAYOFYEAR": _fixed("int", 0, 366), "HOUR": _fixed("int", 0, 838),
+    "MICROSECOND": _fixed("int", 0, 999999), "MINUTE": _fixed("int", 0, 59), "MONTH": _fixed("int", 0, 12),
+    "PERIOD_ADD": _fixed("int", -10**12, 10**12), "PERIOD_DIFF": _fixed("int", -10**12, 10**12),
+    "QUARTER": _fixed("int", 0, 4), "SECOND": _fixed("int", 0, 59),
+    "TIME_TO_SEC": _fixed("int", -3020400, 3020400, _TEMPORAL_TINY), "TO_DAYS": _fixed("int", 0, 3652500),
+    "TO_SECONDS": _fixed("int", 0, 315569520000), "UNIX_TIMESTAMP": _fixed("int", 0, 1 << 32, _TEMPORAL_TINY),
+    "WEEK": _fixed("int", 0, 53), "WEEKDAY": _fixed("int", 0, 6), "WEEKOFYEAR": _fixed("int", 0, 53),
+    "YEAR": _fixed("int", 0, 9999), "YEARWEEK": _fixed("int", 0, 999953),
+    # DATE/DATETIME/TIME values read as YYYYMMDD[hhmmss[.ffffff]] or [-]hhhmmss[.ffffff]
+    "DATE": _fixed("int", 0, 99991231), "FROM_DAYS": _fixed("int", 0, 99991231),
+    "LAST_DAY": _fixed("int", 0, 99991231), "MAKEDATE": _fixed("int", 0, 99991231),
+    "FROM_UNIXTIME": _fixed("int", 0, 99991231235960, _TEMPORAL_TINY),
+    "TIMESTAMP": _fixed("int", 0, 99991231235960, _TEMPORAL_TINY),
+    "ADDTIME": _fixed("int", -8385960, 99991231235960, _TEMPORAL_TINY),
+    "SUBTIME": _fixed("int", -8385960, 99991231235960, _TEMPORAL_TINY),
+    "MAKETIME": _fixed("int", -8385960, 8385960, _TEMPORAL_TINY),
+    "SEC_TO_TIME": _fixed("int", -8385960, 8385960, _TEMPORAL_TINY),
+    "TIME": _fixed("int", -8385960, 8385960, _TEMPORAL_TINY),
+    "TIMEDIFF": _fixed("int", -8385960, 8385960, _TEMPORAL_TINY),
+    "ASCII": _fixed("int", 0, 255), "BIT_LENGTH": _fixed("int", 0, 1 << 35), "CHAR_LENGTH": _fixed("int", 0, 1 << 32),
+    "CHARACTER_LENGTH": _fixed("int", 0, 1 << 32), "FIELD": _fixed("int", 0, 2), "FIND_IN_SET": _fixed("int", 0, 1 << 32),
+    "INSTR": _fixed("int", 0, 1 << 32), "LENGTH": _fixed("int", 0, 1 << 32), "LOCATE": _fixed("int", 0, 1 << 32),
+    "OCTET_LENGTH": _fixed("int", 0, 1 << 32), "ORD": _fixed("int", 0, 1 << 32), "STRCMP": _fixed("int", -1, 1),
+    "COERCIBILITY": _fixed("int", 0, 6),
+    # strings read as numbers: letters, a leading quote or spaces read as 0; FORMAT's thousands separator ends
+    # the number; BIN and OCT are at most 64 and 22 digits
+    "DAYNAME": _const(0, "real"), "MONTHNAME": _const(0, "real"), "CHARSET": _const(0, "real"),
+    "COLLATION": _const(0, "real"), "QUOTE": _const(0, "real"), "SPACE": _const(0, "real"),
+    "FORMAT": _fixed("real", -1000, 1000, 0), "FORMAT_BYTES": _fixed("real", -1024, 1024, 0),
+    "BIN": _fixed("real", 0, 1.2e64), "OCT": _fixed("real", 0, 1e22),
+}
+# Any other string (HEX, CONCAT, REPEAT, LPAD, SUBSTR, REVERSE…) may read as any DOUBLE: digits of any length,
+# or a digit, an E and more digits (HEX(480) = '1E0'), up to DBL_MAX.
+_ANY_DOUBLE = _Range("real", -_DBL_MAX, _DBL_MAX, 0)
+_SAME_VALUE = frozenset(("LCASE", "LOWER", "UCASE", "UPPER", "LTRIM", "RTRIM", "TRIM"))  # same text, same number
+
+
+def _call(name: str, args: list[_Range]) -> _Range | None:
+    """The range of `name(args)`, or None if it can fail (EXP, COT and DEGREES can overflow a DOUBLE)."""
+    fixed = _FUNCTION_RANGES.get(name)
+    if fixed is not None:
+        return fixed
+    if name == "ELT":  # the text of one of its last two arguments
+        values = [a for a in args[1:] if a.t != "null"]
+        if not values:
+            return _NULL
+        return _Range("real", min(a.lo for a in values), max(a.hi for a in values), min(a.tiny for a in values))
+    if FUNCTIONS[name][2] in ("str", "bin") and name not in _SAME_VALUE:
+        return _ANY_DOUBLE
+    x = args[0]
+    if x.t == "null":
+        return _NULL
+    if name in _SAME_VALUE:
+        return _Range("real", x.lo, x.hi, x.tiny)
+    if name == "ABS":
+        if x.t == "int" and x.lo <= _I64_MIN:
+            return None
+        lo = 0 if x.lo <= 0 <= x.hi else min(abs(x.lo), abs(x.hi))
+        return _Range(x.t, lo, _magnitude(x), x.tiny, x.unsigned)
+    if name in ("CEIL", "CEILING", "FLOOR", "ROUND"):  # integral, same flag; a DECIMAL may come back a BIGINT
+        if x.t == "real":
+            return _Range("real", float(math.floor(x.lo)), float(math.ceil(x.hi)), 1, x.unsigned)
+        return _Range("int", math.floor(x.lo), math.ceil(x.hi), 1, x.unsigned)
+    if name == "SQRT":
+        return _Range("real", 0, math.sqrt(max(x.hi, 0)), 0)
+    if name in ("DEGREES", "RADIANS"):
+        factor = 57.3 if name == "DEGREES" else 1 / 57.2
+        lo, hi = float(x.lo) * factor, float(x.hi) * factor
+        return _Range("real", lo, hi, 0) if math.isfinite(lo) and math.isfinite(hi) else None
+    if name == "EXP":  # EXP(709.79) is already out of range
+        return _Range("real", 0, math.exp(x.hi), 0) if x.hi <= 709 else None
+    if name == "COT":  # COT(0) is out of range, and so is 1/x for |x| below ~5.6e-309
+        nearest = x.lo if x.lo > 0 else -x.hi if x.hi < 0 else 0
+        if nearest < 1e-300:
+            return None
+        bound = max(1e19, 1 / nearest)
+        return _Range("real", -bound, bound, 0)
+    raise AssertionError(f"no range for {name}")
+
+
+def _column_range(name: str, sql_type: str) -> _Range:
+    """§9.1: numeric columns hold tinyint/smallint draws, a few constants or 0..100.1999 decimals, so they stay
+    within [-32768, 32767] (unsigned ones >= 0), non-zero ones at least 0.0001 (a FLOAT keeps 9.99999975e-05);
+    strings are a letter, a word, '0', '-0', '1', '-1' or a 3 with a tab or newline: they read as -1..3."""
+    if "char" in sql_type:
+        return _Range("real", -1, 3, 1)
+    unsigned = name.endswith("_unsigned")
+    lo = 0 if unsigned else -32768
+    if sql_type == "bigint":
+        return _Range("int", lo, 32767, 1, unsigned)
+    return _Range("dec" if sql_type.startswith("decimal") else "real", lo, 32767, 9.9e-5, unsigned)
+
+
+_COLUMN_RANGES: dict[str, _Range] = {c: _column_range(c, t) for c, t in zip(COLUMNS, COLUMN_SQL_TYPES)}
+
+
 class QueryGenerator:
     """Deterministic generator of impo.yy-shaped, stage-1-rendered queries.
 
@@ -147,6 +411,7 @@ class QueryGenerator:
         self.all_strategies = all_strategies
         self._t = 0
         self._f = 0
+        self._ranges: dict[str, _Range] = {}  # alias -> the values it can hold (see `_Range`)
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -158,6 +423,7 @@ class QueryGenerator:
         """The next query with its result columns. Aliases restart at t1/f1 for every query."""
         self._t = 0
         self._f = 0
+        self._ranges = {}
         r = self.rng.random()
         if r < 0.14:
             body, cols = self._setopr_list(in_with=True)
@@ -206,9 +472,10 @@ class QueryGenerator:
         parts: list[str] = []
         cols: list[Column] = []
         for name in names:
-            text, kind = self._bit_expr(scope)
+            text, kind, values = self._bit_expr(scope)
             parts.append(f"({text}) AS `{name}`")
             cols.append(Column(name, kind))
+            self._ranges[name] = values
         return ",".join(parts), tuple(cols)
 
     def _select(self, allow_order: bool) -> tuple[str, Scope]:
@@ -263,6 +530,7 @@ class QueryGenerator:
             name = self._new_f()
             parts.append(f"`{col}` AS `{name}`")
             cols.append(Column(name, _COLUMN_KINDS[col]))
+            self._ranges[name] = _COLUMN_RANGES[col]
         return f"SELECT {','.join(parts)} FROM `{rng.choice(TABLES)}`{self._hints()}", tuple(cols)
 
     def _hints(self) -> str:
@@ -364,71 +632,95 @@ class QueryGenerator:
 
     # -- expressions -------------------------------------------------------------------------------------
 
-    def _bit_expr(self, scope: Scope) -> tuple[str, str]:
+    def _bit_expr(self, scope: Scope) -> tuple[str, str, _Range]:
+        """Text, result kind and value range; a draw that could fail at run time is drawn again (`_Range`)."""
         rng = self.rng
-        r = rng.random()
-        if r < 0.08:
-            x, kind = self._simple_expr(scope)
-            fn = "DATE_ADD" if rng.random() < 0.6 else "DATE_SUB"
-            return f"{fn}({x}, INTERVAL 1 {rng.choice(INTERVAL_UNITS)})", "datetime"
-        n = 1 if r < 0.55 else 2 if r < 0.85 else 3
-        text, kind = self._simple_expr(scope)
-        for _ in range(n - 1):
-            op = rng.choice(_BIT_OPS)
-            right, rkind = self._simple_expr(scope)
-            if right.startswith("-") and op in ("-", "+"):
-                op = "*"  # `a--1` would read as a comment start to some parsers; PINOLO never emits it
-            text = f"{text}{op}{right}"
-            kind = _arith_kind(op, kind, rkind)
-        return text, kind
+        while True:
+            r = rng.random()
+            if r < 0.08:
+                x = self._simple_expr(scope)[0]
+                fn = "DATE_ADD" if rng.random() < 0.6 else "DATE_SUB"
+                # NULL, or a date/datetime/time: a temporal argument keeps its type (an integer in arithmetic)
+                return (f"{fn}({x}, INTERVAL 1 {rng.choice(INTERVAL_UNITS)})", "datetime",
+                        _Range("int", -8385960, 99991231235960, _TEMPORAL_TINY))
+            n = 1 if r < 0.55 else 2 if r < 0.85 else 3
+            text, kind, value = self._simple_expr(scope)
+            operands, ops = [value], []
+            for _ in range(n - 1):
+                op = rng.choice(_BIT_OPS)
+                right, rkind, rvalue = self._simple_expr(scope)
+                if right.startswith("-") and op in ("-", "+"):
+                    op = "*"  # `a--1` would read as a comment start to some parsers; PINOLO never emits it
+                text = f"{text}{op}{right}"
+                kind = _arith_kind(op, kind, rkind)
+                operands.append(rvalue)
+                ops.append(op)
+            result = _evaluate(operands, ops)
+            if result is not None:
+                return text, kind, result
 
-    def _simple_expr(self, scope: Scope, depth: int = 0) -> tuple[str, str]:
+    def _simple_expr(self, scope: Scope, depth: int = 0) -> tuple[str, str, _Range]:
+        """Text, result kind and value range; a draw that could fail at run time is drawn again (`_Range`)."""
         rng = self.rng
-        r = rng.random()
-        if r < 0.3 or (depth >= 2 and r < 0.6):
-            text, kind = self._literal()
-        elif r < 0.62 or depth >= 2:
-            col = rng.choice(scope)
-            text, kind = f"`{col.name}`", col.kind
-        else:
-            name = rng.choice(_FUNCTION_NAMES)
-            _, arity, kind = FUNCTIONS[name]
-            args = ", ".join(self._simple_expr(scope, depth + 1)[0] for _ in range(arity))
-            text = f"{name}({args})"
-        if rng.random() < 0.12:
-            prefix = rng.choice(("-", "~", "!", "BINARY "))
-            if prefix == "-" and text.startswith("-"):
-                prefix = "~"
-            text = prefix + text
-            kind = "bin" if prefix == "BINARY " else "int" if prefix in ("~", "!") else kind
-        return text, kind
+        while True:
+            r = rng.random()
+            value: _Range | None
+            if r < 0.3 or (depth >= 2 and r < 0.6):
+                text, kind, value = self._literal()
+            elif r < 0.62 or depth >= 2:
+                col = rng.choice(scope)
+                text, kind, value = f"`{col.name}`", col.kind, self._ranges[col.name]
+            else:
+                name = rng.choice(_FUNCTION_NAMES)
+                _, arity, kind = FUNCTIONS[name]
+                args = [self._simple_expr(scope, depth + 1) for _ in range(arity)]
+                text = f"{name}({', '.join(arg[0] for arg in args)})"
+                value = _call(name, [arg[2] for arg in args])
+            if rng.random() < 0.12:
+                prefix = rng.choice(("-", "~", "!", "BINARY "))
+                if prefix == "-" and text.startswith("-"):
+                    prefix = "~"
+                text = prefix + text
+                kind = "bin" if prefix == "BINARY " else "int" if prefix in ("~", "!") else kind
+                value = None if value is None else _prefix(prefix, value)
+            if value is not None:
+                return text, kind, value
 
-    def _literal(self) -> tuple[str, str]:
+    def _literal(self) -> tuple[str, str, _Range]:
+        """Text, kind and value; a string literal reads as its leading number (a date as its year), else 0."""
         rng = self.rng
         r = rng.random()
         if r < 0.12:
-            return f"_UTF8MB4'{chr(97 + rng.randrange(26))}'", "str"
+            return f"_UTF8MB4'{chr(97 + rng.randrange(26))}'", "str", _const(0, "real")
         if r < 0.22:
-            return "_UTF8MB4'" + rng.choice(ENGLISH).replace("'", "''") + "'", "str"
+            return "_UTF8MB4'" + rng.choice(ENGLISH).replace("'", "''") + "'", "str", _const(0, "real")
         if r < 0.34:
-            return str(rng.randrange(10)), "int"
+            digit = rng.randrange(10)
+            return str(digit), "int", _const(digit, "int")
         if r < 0.44:
             value = rng.getrandbits(63) * (1 if rng.random() < 0.5 else -1)
-            return str(value), "int"
+            return str(value), "int", _const(value, "int")
         if r < 0.52:
-            return repr(rng.random()), "real"
+            number = rng.random()
+            text = repr(number)
+            return text, "real", _const(number, "real" if "e" in text else "dec")  # 1e-05 is a DOUBLE literal
         # Date/time strings are still strings to MySQL: the column type is VARCHAR.
         if r < 0.60:
-            return f"_UTF8MB4'{self._date()}'", "str"
+            date = self._date()
+            return f"_UTF8MB4'{date}'", "str", _const(int(date[:4]), "real")
         if r < 0.66:
-            return f"_UTF8MB4'{self._time()}'", "str"
+            time = self._time()
+            return f"_UTF8MB4'{time}'", "str", _const(int(time[:2]), "real")
         if r < 0.74:
-            return f"_UTF8MB4'{self._date()} {self._time()}'", "str"
+            date = self._date()
+            return f"_UTF8MB4'{date} {self._time()}'", "str", _const(int(date[:4]), "real")
         if r < 0.78:
-            return f"_UTF8MB4'{2000 + rng.randrange(20)}'", "str"
+            year = 2000 + rng.randrange(20)
+            return f"_UTF8MB4'{year}'", "str", _const(year, "real")
         if r < 0.90:
-            return rng.choice(("0", "1")), "int"
-        return "NULL", "null"
+            bit = rng.choice((0, 1))
+            return str(bit), "int", _const(bit, "int")
+        return "NULL", "null", _NULL
 
     def _date(self) -> str:
         rng = self.rng

@@ -160,3 +160,38 @@ def test_all_strategies_make_all_18_fire(extended):
     for sql in extended:
         seen.update({c.strategy for c in candidates(sql)})
     assert set(seen) == set(STRATEGIES)
+
+
+# Shapes that fail at run time with error 1690 (value out of range) over the §9 data. PINOLO never reports them,
+# because it skips SQL that does not execute (§6); the generator rejects them while drawing.
+_BASE_ALIAS = re.compile(r"`(col_[^`]+)` AS `(f\d+)`")
+_EXP_OF_LITERAL = re.compile(r"\bEXP\((?:_UTF8MB4'(\d+)|(\d+)\))")  # a date string reads as its year
+_COT_OF_ZERO = re.compile(r"\bCOT\((?:0\)|_UTF8MB4'(?:[a-zA-Z]|00:))")  # letters and '00:…' read as 0
+_EXP_COT_OF_ALIAS = re.compile(r"\b(EXP|COT)\(`(f\d+)`\)")
+_PRODUCT_OF_BIG_LITERALS = re.compile(r"(?<=\()-?\d{10,}\*-?\d{10,}(?![\d^])")
+_UNSIGNED_TIMES_NEGATIVE = re.compile(r"(?<=[(|&<>+\-])~(?:`f\d+`|\d+|[A-Z_0-9]+\([^()]*\))\*-[1-9]")
+_ALIAS_MINUS_DIGIT = re.compile(r"\(`(f\d+)`-[1-9]\)")
+
+
+def test_no_out_of_range_shapes():
+    queries = [gen.query() for seed in range(20) for gen in (QueryGenerator(seed), QueryGenerator(seed, True))
+               for _ in range(100)]
+    for sql in queries:
+        base = {alias: column for column, alias in _BASE_ALIAS.findall(sql)}
+        # EXP overflows above 709: dates, years, big integers and the numeric columns (up to 32767) are out
+        assert all(int(a or b) <= 709 for a, b in _EXP_OF_LITERAL.findall(sql)), sql
+        # COT(0) is out of range: every column holds a 0 (or a string reading as 0)
+        assert not _COT_OF_ZERO.search(sql), sql
+        for name, alias in _EXP_COT_OF_ALIAS.findall(sql):
+            column = base.get(alias, "")
+            assert not column or (name == "EXP" and "char" in column), (name, column, sql)
+        # BIGINT overflow: the product of two 63-bit literals
+        assert not _PRODUCT_OF_BIG_LITERALS.search(sql), sql
+        # BIGINT UNSIGNED below 0: `~x` times a negative number, an unsigned BIGINT column minus a positive digit
+        assert not _UNSIGNED_TIMES_NEGATIVE.search(sql), sql
+        for alias in _ALIAS_MINUS_DIGIT.findall(sql):
+            assert not re.fullmatch(r"col_bigint_(undef|key)_unsigned", base.get(alias, "")), sql
+    text = "\n".join(queries)
+    # the functions and operators themselves stay
+    for shape in ("EXP(", "COT(", "~", " DIV ", "*-"):
+        assert shape in text, shape
