@@ -60,24 +60,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = RunSettings(target=args.target, repeats=args.repeats, timeout_s=args.timeout, row_cap=args.row_cap,
                            jobs=args.jobs, fresh=args.fresh)
     scope = Scope(dataset=args.dataset, all_pairs=args.all)
-    server = None
     if args.dsn or args.reader_dsn or os.environ.get("PINOLOFT_DSN") or os.environ.get("PINOLOFT_READER_DSN"):
         reader, admin, reader_host = _external_endpoints(args)
+        report = validate(args.warehouse, scope, settings, reader, admin, reader_host=reader_host, quiet=args.quiet)
     else:
         server = ThrowawayServer(args.server_dir)
         started_here = server.running() is None
-        server.start()
-        if not started_here:
-            server = None  # someone else started it: leave it running
-        admin, reader, reader_host = None, None, "localhost"
-    try:
-        if reader is None:
-            throwaway = ThrowawayServer(args.server_dir)
-            admin, reader = throwaway.admin(), throwaway.reader()
-        report = validate(args.warehouse, scope, settings, reader, admin, reader_host=reader_host, quiet=args.quiet)
-    finally:
-        if server is not None and not args.keep_server:
-            server.stop()
+        try:
+            server.start()
+            report = validate(args.warehouse, scope, settings, server.reader(), server.admin(), quiet=args.quiet)
+        finally:
+            if started_here and not args.keep_server:  # a server someone else started stays up
+                server.stop()
     print(report.describe(), file=sys.stderr)
     return 0
 

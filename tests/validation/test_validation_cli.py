@@ -81,3 +81,35 @@ def test_another_server_by_dsn_over_tcp(warehouse, mariadb):
                   env={"PINOLOFT_DSN": f"mysql://pinoloft_admin:wrong-{password}@127.0.0.1:{port}"}, check=False)
     assert bad.returncode == 1 and f"cannot connect to 127.0.0.1:{port} as pinoloft_admin" in bad.stderr
     assert password not in bad.stderr
+
+
+def test_ctrl_c_keeps_committed_work_and_a_rerun_continues(warehouse, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from validation_helpers import ROOT
+
+    server_dir = tmp_path / "mariadb"
+    command = [PYTHON, "-m", "validation", "--quiet", "run", "--warehouse", str(warehouse), "--all", "--repeats", "40",
+               "--server-dir", str(server_dir)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted: committed work is kept; rerun to continue" in stderr
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        status, done = con.execute("SELECT status, pair_forms_done FROM raw.validation_invocations").fetchall()[0]
+        logged, rows = con.execute("SELECT count(DISTINCT (pair_hash, form)), count(*) FROM raw.validation_runs").fetchall()[0]
+    assert status == "interrupted" and 0 < done == logged and rows == logged * 40
+
+    rerun = run_cli(*command)
+    assert "validation run 1 (resumed)" in rerun.stderr and ": finished" in rerun.stderr
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        pair_forms, rows, distinct_rows = con.execute(
+            "SELECT count(DISTINCT (pair_hash, form)), count(*), count(DISTINCT (pair_hash, form, repeat_index)) "
+            "FROM raw.validation_runs").fetchall()[0]
+        planned = con.execute("SELECT pair_forms_planned FROM raw.validation_invocations").fetchall()[0][0]
+    assert pair_forms == planned and rows == distinct_rows == planned * 40
+    assert not (server_dir / "server.json").exists()  # the run stopped the server it started, both times

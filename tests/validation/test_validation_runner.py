@@ -143,3 +143,10 @@ def test_every_function_the_mariadb_notes_call_missing_is_missing(runner):
         outcome = runner.execute(f"SELECT {function}(1)")
         assert outcome.status == "error", function
         assert outcome.error_code in (1305, 1370), (function, outcome.error)
+
+
+def test_repeats_expose_a_non_deterministic_result(runner, reference_database):
+    rows = run_pair(runner, item(f"SELECT RAND() FROM {T3}", f"SELECT `pk` FROM {T3}", True, reference_database), 3)
+    assert [row["repeat_index"] for row in rows] == [0, 1, 2]
+    assert len({row["original_digest"] for row in rows}) == 3  # the original changes every time: a flaky pair
+    assert len({row["mutated_digest"] for row in rows}) == 1
