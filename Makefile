@@ -12,6 +12,10 @@ DATASET ?=
 DATASETS_DIR ?= datasets
 QUIET ?=
 TARGET ?= mariadb
+MODEL ?=
+EPOCHS ?= auto
+SUFFIX ?=
+SUBMIT ?=
 DSN ?=
 ALL ?=
 JOBS ?= 1
@@ -20,7 +24,7 @@ REPEATS ?= 3
 DBT_ENV := PINOLOFT_WAREHOUSE=$(abspath $(WAREHOUSE)) DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_NO_VERSION_CHECK=True
 
 .PHONY: setup system-packages venv test demo ingest check transform validate validate-run validation-report \
-	export docs sample server-start server-stop \
+	export train experiments docs sample server-start server-stop \
 	bench-mutations bench-generate bench-ingest bench-transform bench-export bench-validation clean
 
 setup: system-packages venv
@@ -77,6 +81,18 @@ server-stop:
 # The selected dataset(s) as chat JSONL + meta + report (reads the warehouse read-only); all without DATASET.
 export:
 	$(PY) -m exporters $(QUIET) export $(if $(DATASET),--dataset $(DATASET)) --warehouse $(WAREHOUSE)
+
+# A fine-tuning job on the exported dataset: a dry run (check, cost, plan) unless SUBMIT=1. The export is made
+# first when it is missing (from PINOLO_OUTPUT, the bundled sample by default).
+train:
+	@test -n "$(DATASET)" || { echo "make train needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
+	@test -f data/exports/$(DATASET)/train.jsonl || $(MAKE) --no-print-directory ingest transform export
+	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) train --dataset $(DATASET) --epochs $(EPOCHS) \
+		$(if $(MODEL),--model $(MODEL)) $(if $(SUFFIX),--suffix $(SUFFIX)) $(if $(SUBMIT),--submit)
+
+# Every finetune/experiments/*.yml: planned (dry run) unless SUBMIT=1, then compared.
+experiments:
+	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) experiments $(if $(SUBMIT),--submit)
 
 docs:
 	$(DBT_ENV) $(DBT) docs generate --project-dir dbt_project --profiles-dir dbt_project

@@ -1,0 +1,266 @@
+"""`python -m finetune`: plan (dry run), submit, watch, list, status, cancel, experiments, compare, plot.
+
+Exit codes (only this module maps errors to them): 0 ok; 1 a step failed (plan, data, service error);
+2 usage; 3 the service refused (401, 403); 4 the job failed or was cancelled; 130 interrupted (what was
+stored stays; `watch` resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from mutations.console import setup_logging
+
+from .errors import FinetuneError, JobFailed, ServiceRefused
+
+log = logging.getLogger("finetune")
+
+DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
+DEFAULT_PLOTS = Path("data/finetune/plots")
+
+
+def _service(args):
+    from .client import load_service
+
+    return load_service(args.service)
+
+
+def _store(args):
+    from .store import Store
+
+    return Store(args.warehouse)
+
+
+def _print_plan(plan, dry_run: bool) -> None:
+    print(plan.describe())
+    if dry_run:
+        print("dry run: nothing was sent. With --submit (make train SUBMIT=1) it would:")
+        for number, step in enumerate(plan.steps(), start=1):
+            print(f"  {number}. {step}")
+
+
+def _watch(args, store, service, job_id: str) -> int:
+    from .jobs import watch
+
+    result = watch(job_id, store, service, poll_s=args.poll, quiet=args.quiet, plot_dir=DEFAULT_PLOTS)
+    print(f"{result.job_id}: {result.status}; {result.steps} step(s) of {result.total_steps or '?'}, "
+          f"{result.new_events} new event(s), {result.checkpoints} checkpoint(s), {result.result_rows} result row(s)")
+    if result.fine_tuned_model:
+        print(f"model: {result.fine_tuned_model} (in finetune.models)")
+    if result.plot:
+        print(f"curves: {result.plot}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .jobs import submit
+    from .plan import Hyperparameters, plan_training
+
+    service = _service(args)
+    hyper = Hyperparameters.parse(args.epochs, args.batch_size, args.lr_multiplier)
+    plan = plan_training(args.dataset, service, exports=args.exports, model=args.model, hyperparameters=hyper,
+                         suffix=args.suffix, seed=args.seed, quiet=args.quiet)
+    _print_plan(plan, dry_run=not args.submit)
+    if not args.submit:
+        return 0
+    store = _store(args)
+    job_id, reused = submit(plan, store, poll_s=args.poll)
+    print(f"{'reusing' if reused else 'created'} job {job_id}")
+    if args.no_watch:
+        return 0
+    return _watch(args, store, service, job_id)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    store = _store(args)
+    job_id = args.job
+    if job_id is None:
+        rows = store.query("SELECT job_id FROM finetune.jobs ORDER BY (status IN ('succeeded', 'failed', 'cancelled')), "
+                           "created_at DESC LIMIT 1")
+        if not rows:
+            raise FinetuneError("no job in the warehouse yet: name one, or submit with make train SUBMIT=1")
+        job_id = rows[0][0]
+    return _watch(args, store, _service(args), job_id)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if args.remote:
+        from .client import call
+        from .jobs import record_job
+
+        service = _service(args)
+        page = call("listing jobs", service.client().fine_tuning.jobs.list, limit=args.limit)
+        for job in page.data:
+            record_job(store, service, job)
+    rows = store.query("SELECT job_id, status, model, dataset_name, experiment, n_epochs, fine_tuned_model, "
+                       "strftime(created_at, '%Y-%m-%d %H:%M') FROM finetune.jobs ORDER BY created_at DESC LIMIT ?",
+                       [args.limit])
+    _table(("job", "status", "model", "dataset", "experiment", "epochs", "fine-tuned model", "created (UTC)"), rows)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .client import call
+    from .jobs import record_job
+
+    service = _service(args)
+    store = _store(args)
+    job = call(f"reading job {args.job}", service.client().fine_tuning.jobs.retrieve, args.job)
+    record_job(store, service, job)
+    line = f"{job.id}: {job.status} on {job.model}"
+    if job.fine_tuned_model:
+        line += f" -> {job.fine_tuned_model}"
+    if job.trained_tokens:
+        line += f"; {job.trained_tokens:,} trained tokens"
+    if job.error and (job.error.code or job.error.message):
+        line += f"; error {job.error.code}: {job.error.message}"
+    print(line)
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from .jobs import cancel
+
+    job = cancel(args.job, _store(args), _service(args))
+    print(f"{job.id}: {job.status}")
+    return 0
+
+
+def cmd_experiments(args: argparse.Namespace) -> int:
+    from .experiments import load_experiments, plan_experiment, record_experiment
+    from .jobs import submit
+
+    service = _service(args)
+    experiments = load_experiments(args.dir, args.names or None)
+    plans = [(experiment, plan_experiment(experiment, service, exports=args.exports, quiet=args.quiet))
+             for experiment in experiments]
+    for experiment, plan in plans:
+        print(f"== {experiment.name} ({experiment.path})")
+        _print_plan(plan, dry_run=False)
+    if not args.submit:
+        print(f"dry run: {len(plans)} experiment(s) planned, nothing sent; --submit (make experiments SUBMIT=1) "
+              "submits them all (jobs with the same data and parameters are reused)")
+        return 0
+    store = _store(args)
+    jobs = []
+    for experiment, plan in plans:
+        job_id, reused = submit(plan, store, poll_s=args.poll)
+        record_experiment(store, experiment, plan, job_id)
+        print(f"{experiment.name}: {'reusing' if reused else 'created'} job {job_id}")
+        jobs.append(job_id)
+    if not args.no_watch:
+        for job_id in jobs:
+            try:
+                _watch(args, store, service, job_id)
+            except FinetuneError as error:  # one failed job does not stop the others from being followed
+                log.error("%s", error)
+    return cmd_compare(args)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .experiments import COMPARE_COLUMNS, compare_rows
+
+    _table(COMPARE_COLUMNS, compare_rows(_store(args)))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plot import plot_job
+
+    path = plot_job(_store(args), args.job, args.output or DEFAULT_PLOTS / f"{args.job}.png")
+    print(f"curves: {path}")
+    return 0
+
+
+def _table(headers, rows) -> None:
+    cells = [[("" if value is None else str(value)) for value in row] for row in rows]
+    widths = [max([len(header)] + [len(row[index]) for row in cells]) for index, header in enumerate(headers)]
+    print("  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip())
+    for row in cells:
+        print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+    if not cells:
+        print("(none)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m finetune",
+        description="Fine-tune on an exported dataset through any OpenAI-compatible fine-tuning API (OpenAI, Azure "
+        "OpenAI, or a base_url), dry run by default; follow jobs into the warehouse's finetune schema.",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or informational logs")
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE)
+    parser.add_argument("--service", type=Path, help="service config (default finetune/service.yml if present)")
+    parser.add_argument("--poll", type=float, default=5.0, help="first poll interval in seconds (backs off to 60)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="plan a job (dry run) or submit it with --submit")
+    train.add_argument("--dataset", required=True)
+    train.add_argument("--exports", type=Path, default=Path("data/exports"))
+    train.add_argument("--model", help="default: the model table's default (gpt-4o-mini-2024-07-18)")
+    train.add_argument("--epochs", default="auto", help="a number or auto (default)")
+    train.add_argument("--batch-size", default="auto")
+    train.add_argument("--lr-multiplier", default="auto")
+    train.add_argument("--suffix")
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--submit", action="store_true", help="upload and create the job (otherwise a dry run)")
+    train.add_argument("--no-watch", action="store_true", help="return after submitting")
+    train.set_defaults(handler=cmd_train)
+
+    watch = commands.add_parser("watch", help="follow a job until it ends (resumable)")
+    watch.add_argument("job", nargs="?", help="default: the newest unfinished job in the warehouse")
+    watch.set_defaults(handler=cmd_watch)
+
+    listing = commands.add_parser("list", help="jobs in the warehouse (--remote: refresh from the service)")
+    listing.add_argument("--remote", action="store_true")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(handler=cmd_list)
+
+    status = commands.add_parser("status", help="one job's state, from the service")
+    status.add_argument("job")
+    status.set_defaults(handler=cmd_status)
+
+    cancel = commands.add_parser("cancel", help="cancel a job")
+    cancel.add_argument("job")
+    cancel.set_defaults(handler=cmd_cancel)
+
+    experiments = commands.add_parser("experiments", help="plan (or --submit) every experiment config")
+    experiments.add_argument("names", nargs="*", help="only these experiments (file stems)")
+    experiments.add_argument("--dir", type=Path, default=Path("finetune/experiments"))
+    experiments.add_argument("--exports", type=Path, default=Path("data/exports"))
+    experiments.add_argument("--submit", action="store_true")
+    experiments.add_argument("--no-watch", action="store_true")
+    experiments.set_defaults(handler=cmd_experiments)
+
+    compare = commands.add_parser("compare", help="the experiments' results side by side")
+    compare.set_defaults(handler=cmd_compare)
+
+    plot = commands.add_parser("plot", help="loss and token-accuracy curves of a job as a PNG")
+    plot.add_argument("job")
+    plot.add_argument("--output", type=Path)
+    plot.set_defaults(handler=cmd_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(quiet=args.quiet, verbose=args.verbose)
+    try:
+        return args.handler(args)
+    except ServiceRefused as error:
+        log.error("%s", error)
+        return 3
+    except JobFailed as error:
+        log.error("%s", error)
+        return 4
+    except FinetuneError as error:
+        log.error("%s", error)
+        return 1
+    except KeyboardInterrupt:
+        log.error("interrupted: what was stored stays; `python -m finetune watch` resumes")
+        return 130

@@ -1,0 +1,136 @@
+"""The `finetune` schema of the warehouse: uploaded files, jobs, their snapshots, events, metrics,
+checkpoints and result files, the models evaluation reads, and experiments.
+
+Every write opens the warehouse, writes in one transaction and closes it again, so a job watched for hours
+never holds DuckDB's single write lock between polls (ad-hoc SQL and other stages can run meanwhile).
+Writes are idempotent: keyed rows are replaced, events are inserted once.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+
+__all__ = ["TABLES", "Store", "now_utc"]
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "files": (
+        "file_id VARCHAR PRIMARY KEY", "endpoint VARCHAR", "sha256 VARCHAR", "filename VARCHAR", "bytes BIGINT",
+        "purpose VARCHAR", "status VARCHAR", "status_details VARCHAR", "created_at TIMESTAMP",
+        "dataset_name VARCHAR", "split VARCHAR", "local_path VARCHAR", "recorded_at TIMESTAMP",
+    ),
+    "jobs": (
+        "job_id VARCHAR PRIMARY KEY", "endpoint VARCHAR", "dataset_name VARCHAR", "experiment VARCHAR",
+        "dataset_hash VARCHAR", "params_hash VARCHAR", "model VARCHAR", "suffix VARCHAR", "seed BIGINT",
+        "n_epochs VARCHAR", "batch_size VARCHAR", "learning_rate_multiplier VARCHAR", "training_file VARCHAR",
+        "validation_file VARCHAR", "status VARCHAR", "fine_tuned_model VARCHAR", "trained_tokens BIGINT",
+        "error_code VARCHAR", "error_message VARCHAR", "error_param VARCHAR", "created_at TIMESTAMP",
+        "finished_at TIMESTAMP", "estimated_finish TIMESTAMP", "result_files VARCHAR[]", "updated_at TIMESTAMP",
+    ),
+    "job_snapshots": (
+        "job_id VARCHAR", "observed_at TIMESTAMP", "status VARCHAR", "job_json VARCHAR",
+    ),
+    "job_events": (
+        "event_id VARCHAR PRIMARY KEY", "job_id VARCHAR", "created_at TIMESTAMP", "level VARCHAR",
+        "type VARCHAR", "message VARCHAR", "data_json VARCHAR",
+    ),
+    "job_metrics": (
+        "job_id VARCHAR", "step BIGINT", "total_steps BIGINT", "train_loss DOUBLE",
+        "train_mean_token_accuracy DOUBLE", "valid_loss DOUBLE", "valid_mean_token_accuracy DOUBLE",
+        "full_valid_loss DOUBLE", "full_valid_mean_token_accuracy DOUBLE", "event_id VARCHAR",
+        "created_at TIMESTAMP", "PRIMARY KEY (job_id, step)",
+    ),
+    "job_checkpoints": (
+        "checkpoint_id VARCHAR PRIMARY KEY", "job_id VARCHAR", "step_number BIGINT",
+        "fine_tuned_model_checkpoint VARCHAR", "created_at TIMESTAMP", "train_loss DOUBLE",
+        "train_mean_token_accuracy DOUBLE", "valid_loss DOUBLE", "valid_mean_token_accuracy DOUBLE",
+        "full_valid_loss DOUBLE", "full_valid_mean_token_accuracy DOUBLE",
+    ),
+    "job_results": (
+        "job_id VARCHAR", "step BIGINT", "train_loss DOUBLE", "train_accuracy DOUBLE", "valid_loss DOUBLE",
+        "valid_mean_token_accuracy DOUBLE", "result_file_id VARCHAR", "PRIMARY KEY (job_id, step)",
+    ),
+    "models": (
+        "model_name VARCHAR PRIMARY KEY", "kind VARCHAR", "job_id VARCHAR", "step BIGINT", "base_model VARCHAR",
+        "dataset_name VARCHAR", "experiment VARCHAR", "endpoint VARCHAR", "created_at TIMESTAMP",
+    ),
+    "experiments": (
+        "experiment VARCHAR PRIMARY KEY", "config_path VARCHAR", "config_hash VARCHAR", "dataset_name VARCHAR",
+        "fraction DOUBLE", "model VARCHAR", "n_epochs VARCHAR", "batch_size VARCHAR",
+        "learning_rate_multiplier VARCHAR", "seed BIGINT", "suffix VARCHAR", "training_examples BIGINT",
+        "dataset_hash VARCHAR", "job_id VARCHAR", "submitted_at TIMESTAMP",
+    ),
+}
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def timestamp(seconds: int | float | None) -> datetime | None:
+    """A service's Unix time as a naive UTC timestamp."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
+
+
+class Store:
+    """The finetune tables of one warehouse file."""
+
+    def __init__(self, warehouse: str | Path) -> None:
+        self.path = Path(warehouse)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.transaction() as con:
+            con.execute("CREATE SCHEMA IF NOT EXISTS finetune")
+            for table, columns in TABLES.items():
+                con.execute(f"CREATE TABLE IF NOT EXISTS finetune.{table} ({', '.join(columns)})")
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(str(self.path))
+        try:
+            con.execute("BEGIN TRANSACTION")
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        finally:
+            con.close()
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple]:
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            return con.execute(sql, list(parameters)).fetchall()
+        finally:
+            con.close()
+
+    @staticmethod
+    def upsert(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        con.execute(f"INSERT OR REPLACE INTO finetune.{table} ({names}) VALUES ({marks})", list(row.values()))
+
+    @staticmethod
+    def insert_new(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert rows whose key is not there yet; the number inserted."""
+        if not rows:
+            return 0
+        names = ", ".join(rows[0])
+        marks = ", ".join("?" for _ in rows[0])
+        before = con.execute(f"SELECT count(*) FROM finetune.{table}").fetchall()[0][0]
+        con.executemany(f"INSERT OR IGNORE INTO finetune.{table} ({names}) VALUES ({marks})",
+                        [list(row.values()) for row in rows])
+        return con.execute(f"SELECT count(*) FROM finetune.{table}").fetchall()[0][0] - before
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
