@@ -14,6 +14,8 @@ point; `watch` again resumes where the warehouse stops.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 import logging
@@ -266,7 +268,7 @@ def _finish(client: openai.OpenAI, store: Store, service: Service, job: Any) -> 
     results: list[dict] = []
     for file_id in job.result_files or []:
         content = call(f"downloading result file {file_id}", client.files.content, file_id)
-        results.extend(_result_rows(job.id, file_id, content.read().decode("utf-8")))
+        results.extend(_result_rows(job.id, file_id, _result_text(content.read())))
     dataset, experiment = (store.query("SELECT dataset_name, experiment FROM finetune.jobs WHERE job_id = ?", [job.id])
                            or [(None, None)])[0]
     with store.transaction() as con:
@@ -295,6 +297,17 @@ def _finish(client: openai.OpenAI, store: Store, service: Service, job: Any) -> 
                 "endpoint": service.endpoint, "created_at": timestamp(job.finished_at),
             })
     return len(checkpoints), len(results)
+
+
+def _result_text(content: bytes) -> str:
+    """The result CSV: OpenAI serves it base64-encoded; other services may send it plain."""
+    text = content.decode("utf-8", "replace").strip()
+    if text.startswith("step"):
+        return text
+    try:
+        return base64.b64decode(text, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return text  # neither: parsed as it is, and an unreadable file gives no rows
 
 
 def _result_rows(job_id: str, file_id: str, text: str) -> list[dict]:

@@ -1,0 +1,147 @@
+"""Submission and watching against the local fake service, through the real openai SDK."""
+
+from __future__ import annotations
+
+import pytest
+
+from finetune import (
+    FileRejected,
+    Hyperparameters,
+    JobFailed,
+    ServiceRefused,
+    Store,
+    load_service,
+    plan_training,
+    submit,
+    watch,
+)
+from finetune_helpers import make_export
+
+
+@pytest.fixture
+def plan(openai_env, tmp_path):
+    exports = make_export(tmp_path / "exports")
+    return plan_training("ds", load_service(), exports=exports, suffix="unit",
+                         hyperparameters=Hyperparameters.parse(2, 4, None))
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "warehouse.duckdb")
+
+
+def test_submit_then_watch_stores_everything_the_job_reports(plan, store, openai_env, tmp_path):
+    job_id, reused = submit(plan, store, poll_s=0)
+    assert reused is False and list(openai_env.jobs) == [job_id]
+    created = openai_env.jobs[job_id].request
+    assert created["method"] == {"type": "supervised", "supervised": {"hyperparameters": {
+        "n_epochs": 2, "batch_size": 4, "learning_rate_multiplier": "auto"}}}
+    assert (created["suffix"], created["seed"], created["metadata"]) == ("unit", 42, plan.metadata())
+    assert sorted(store.query("SELECT split, status FROM finetune.files")) == [("train", "processed"),
+                                                                            ("validation", "processed")]
+
+    result = watch(job_id, store, plan.service, poll_s=0, quiet=True, plot_dir=tmp_path / "plots")
+    job = openai_env.jobs[job_id]
+    # 12 examples / batch 4 = 3 steps per epoch, 2 epochs
+    assert (result.status, result.steps, result.total_steps) == ("succeeded", 6, 6)
+    assert result.fine_tuned_model == job.fine_tuned_model
+    assert store.query("SELECT count(*), count(DISTINCT event_id) FROM finetune.job_events") == [
+        (len(job.events), len(job.events))]
+    assert store.query("SELECT list(step ORDER BY step) FROM finetune.job_metrics") == [([1, 2, 3, 4, 5, 6],)]
+    assert store.query("SELECT count(*) FROM finetune.job_results WHERE train_loss IS NOT NULL") == [(6,)]
+    assert store.query("SELECT status, fine_tuned_model, n_epochs, batch_size FROM finetune.jobs") == [
+        ("succeeded", job.fine_tuned_model, "2", "4")]
+    models = store.query("SELECT kind, count(*) FROM finetune.models GROUP BY kind ORDER BY kind")
+    assert models == [("checkpoint", result.checkpoints), ("final", 1)] and result.checkpoints > 0
+    assert store.query("SELECT step, base_model, dataset_name FROM finetune.models WHERE kind = 'final'") == [
+        (6, "gpt-4o-mini-2024-07-18", "ds")]
+    assert result.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_second_submission_reuses_the_job(plan, store, openai_env):
+    first, _ = submit(plan, store, poll_s=0)
+    second, reused = submit(plan, store, poll_s=0)
+    assert (second, reused) == (first, True)
+    assert len(openai_env.jobs) == 1 and len(openai_env.calls("POST", "/fine_tuning/jobs")) == 1
+    assert len(openai_env.calls("POST", "/files")) == 2  # nothing uploaded again either
+
+
+def test_a_dropped_connection_at_creation_never_makes_a_second_job(plan, store, openai_env):
+    openai_env.drop_connection_after("POST", "/fine_tuning/jobs")
+    job_id, reused = submit(plan, store, poll_s=0)
+    assert list(openai_env.jobs) == [job_id]  # created once, found by its metadata, not created again
+    assert len(openai_env.calls("POST", "/fine_tuning/jobs")) == 1
+    assert store.query("SELECT job_id FROM finetune.jobs") == [(job_id,)]
+
+
+def test_rate_limits_and_server_errors_at_creation_are_retried_safely(plan, store, openai_env):
+    openai_env.respond(429, times=1, path_contains="/fine_tuning/jobs", method="POST")
+    openai_env.respond(503, times=1, path_contains="/fine_tuning/jobs", method="POST")
+    job_id, _ = submit(plan, store, poll_s=0)
+    assert list(openai_env.jobs) == [job_id]
+    # each failed attempt was followed by a lookup before the next creation request
+    methods = [call.method for call in openai_env.calls(path_contains="/fine_tuning/jobs")]
+    assert methods == ["GET", "POST", "GET", "POST", "GET", "POST"]
+
+
+def test_watch_resumes_after_an_interruption_with_every_event_once(plan, store, openai_env):
+    openai_env.set_ticks(steps_per_tick=1)
+    job_id, _ = submit(plan, store, poll_s=0)
+    polls = []
+
+    def interrupt(job):
+        polls.append(job.status)
+        if len(polls) == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        watch(job_id, store, plan.service, poll_s=0, quiet=True, on_poll=interrupt)
+    partial = store.query("SELECT count(*) FROM finetune.job_metrics")[0][0]
+    assert 0 < partial < 6
+    openai_env.respond(429, times=2, path_contains="/events", method="GET")  # the SDK retries these reads
+    result = watch(job_id, store, plan.service, poll_s=0, quiet=True)
+    events = openai_env.jobs[job_id].events
+    assert result.status == "succeeded"
+    assert store.query("SELECT count(*), count(DISTINCT event_id) FROM finetune.job_events") == [
+        (len(events), len(events))]
+    assert store.query("SELECT count(*) FROM finetune.job_metrics") == [(6,)]
+    snapshots = [row[0] for row in store.query("SELECT status FROM finetune.job_snapshots ORDER BY observed_at")]
+    assert snapshots[0] == "validating_files" and snapshots[-1] == "succeeded"
+
+
+def test_a_failed_job_shows_its_error(plan, store, openai_env):
+    openai_env.fail_next_job("invalid_training_file", "Training file has 2 examples with too many tokens", at_step=2)
+    job_id, _ = submit(plan, store, poll_s=0)
+    with pytest.raises(JobFailed) as raised:
+        watch(job_id, store, plan.service, poll_s=0, quiet=True)
+    assert str(raised.value) == (f"job {job_id} failed: invalid_training_file: Training file has 2 examples "
+                                 "with too many tokens")
+    assert store.query("SELECT status, error_code, error_message FROM finetune.jobs") == [
+        ("failed", "invalid_training_file", "Training file has 2 examples with too many tokens")]
+
+
+def test_refusals_read_as_one_line(plan, store, openai_env, monkeypatch):
+    message = "This organization is not allowed to create fine-tuning jobs"
+    openai_env.respond(403, times=1, path_contains="/fine_tuning/jobs", method="POST",
+                       body={"message": message, "code": "fine_tuning_not_allowed"})
+    with pytest.raises(ServiceRefused) as refused:
+        submit(plan, store, poll_s=0)
+    assert str(refused.value).startswith(f"creating the job: 403 refused: {message}. OpenAI is winding down")
+    assert openai_env.jobs == {}
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-0000000000000000")
+    with pytest.raises(ServiceRefused) as rejected:
+        submit(plan_training("ds", load_service(), exports=plan.train_path.parent.parent), store, poll_s=0)
+    assert str(rejected.value).startswith("looking for an existing job: 401 the service rejected the API key")
+    assert "sk-wrong-key-0000000000000000" not in str(rejected.value)
+
+
+def test_a_file_the_service_rejects_is_reported(openai_env, store, tmp_path):
+    exports = make_export(tmp_path / "exports")
+    train = exports / "ds" / "train.jsonl"
+    train.write_bytes(train.read_bytes() + b'{"messages": "not a list"}\n')
+    plan = plan_training("ds", load_service(), exports=exports)
+    plan.problems.clear()  # our own check would stop it; here the service's verdict is what is tested
+    with pytest.raises(FileRejected, match=r"train.jsonl: the service rejected file file-\w+: "):
+        submit(plan, store, poll_s=0)
+    assert store.query("SELECT status FROM finetune.files") == [("error",)]
+    assert openai_env.jobs == {}
