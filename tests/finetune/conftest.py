@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import openai
 import pytest
-
 from fake_openai import FakeOpenAI
 
 # Environment variables the SDK reads; cleared so a developer's real settings never reach a test.

@@ -22,9 +22,34 @@ Two URL prefixes are served: ``/v1/...`` (OpenAI: ``OpenAI(base_url=fake.base_ur
 Bearer``) and ``/openai/...`` (Azure: ``AzureOpenAI(azure_endpoint=fake.azure_endpoint, api_version=...)``, key
 in ``api-key``, every request must carry ``?api-version=``). Either header is accepted on either prefix.
 
+Endpoints (under both prefixes)::
+
+    POST   /files                               multipart `file` + `purpose` -> FileObject ("uploaded")
+    GET    /files?purpose=&order=&after=&limit= cursor list, newest first by default
+    GET    /files/{id}                          FileObject; the first retrieve processes it ("processed"/"error")
+    GET    /files/{id}/content                  the raw bytes
+    DELETE /files/{id}                          {"id", "object": "file", "deleted": true}
+    POST   /fine_tuning/jobs                    FineTuningJob ("validating_files")
+    GET    /fine_tuning/jobs?after=&limit=&metadata[k]=v   newest first (`metadata=null`: jobs without)
+    GET    /fine_tuning/jobs/{id}               FineTuningJob, after advancing the job one tick
+    POST   /fine_tuning/jobs/{id}/cancel        "cancelled"; 400 (code invalid_state) if already finished
+    GET    /fine_tuning/jobs/{id}/events?after=&limit=       newest first, default limit 20
+    GET    /fine_tuning/jobs/{id}/checkpoints?after=&limit=  newest first, default limit 10
+    GET    /models, GET /models/{id}, DELETE /models/{id}     base models, checkpoints and fine-tuned models
+
 The job life cycle is deterministic and driven by the client: every ``GET /fine_tuning/jobs/{id}`` (retrieve)
-advances that job one *tick* before answering (``validating_files`` -> ``queued`` -> ``running`` -> a few training
-steps per tick -> ``succeeded``); see ``FakeOpenAI`` for the numbers and ``synthetic_metrics`` for the losses.
+advances that job one *tick* before answering. With the defaults: the create answer says ``validating_files``,
+retrieve 1 ``queued``, retrieve 2 ``running`` (event "Fine-tuning job started"), then each retrieve adds 3 training
+steps (one ``metrics`` event each, message ``Step 3/30: training loss=1.5816``; validation metrics every 2nd step
+when there is a validation file); the retrieve that reaches the last step answers ``succeeded`` with
+``fine_tuned_model`` ``ft:<model>:pinoloft-test:<suffix or empty>:<8 hex>``, ``finished_at``, ``trained_tokens``
+(ceil(characters of message content / 4) x n_epochs) and one result file ``step_metrics.csv``. Total steps are
+ceil(examples / batch_size) x n_epochs (capped at 200); checkpoints are made at the last 3 epoch ends. A training
+file with fewer than 10 examples fails the job at its first retrieve (code ``invalid_training_file``), as OpenAI
+requires 10. See ``FakeOpenAI`` for the knobs and ``synthetic_metrics`` for the losses.
+
+Ids are sequential per server (``file-…01``, ``ftjob-…01``, ``ftevent-``, ``ftckpt-``: a prefix and 24 hex
+digits), so two servers given the same requests and a fixed ``clock`` serve byte-identical answers.
 
 Typical use::
 
@@ -43,11 +68,13 @@ import itertools
 import json
 import math
 import re
+import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = [
@@ -317,9 +344,18 @@ _DEFAULT_ERRORS: dict[int, dict] = {
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
     server_version = "FakeOpenAI/1.0"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms delayed-ACK stalls
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._connections.add(self.connection)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.server.fake._connections.discard(self.connection)  # type: ignore[attr-defined]
+        super().finish()
 
     def _dispatch(self) -> None:
         self.server.fake._dispatch(self)  # type: ignore[attr-defined]
@@ -330,7 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # keep-alive connections of clients still open must not block stop()
-    fake: "FakeOpenAI"
+    fake: FakeOpenAI
 
 
 class FakeOpenAI:
@@ -378,12 +414,14 @@ class FakeOpenAI:
         self._rules: list[_Rule] = []
         self._failures: list[dict] = []
         self._counters = {prefix: itertools.count(1) for prefix in ("file", "ftjob", "ftevent", "ftckpt", "req")}
+        self.errors: list[str] = []  # unexpected exceptions inside the fake (answered with 500)
+        self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------------------
 
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> FakeOpenAI:
         """Bind (an ephemeral port unless one was given) and serve in a daemon thread."""
         if self._server is not None:
             return self
@@ -402,10 +440,15 @@ class FakeOpenAI:
             return
         server.shutdown()
         server.server_close()
+        for connection in list(self._connections):  # keep-alive connections the clients still hold
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -604,12 +647,15 @@ class FakeOpenAI:
             extra: dict[str, str] = {}
         except APIError as exc:
             status, payload, extra = exc.status, exc.body, exc.headers
+        except Exception as exc:  # noqa: BLE001 - a bug in the fake: visible to the client and in `errors`
+            self.errors.append(f"{method} {path}: {exc!r}")
+            status, payload, extra = 500, _error(f"fake_openai internal error: {exc!r}", "server_error"), {}
         if self._take_rule("drop_after", method, path):
             handler.close_connection = True
             return
         self._send(handler, status, payload, extra)
 
-    _ROUTES: list[tuple[str, re.Pattern, str]] = [
+    _ROUTES: ClassVar[list[tuple[str, re.Pattern, str]]] = [
         (method, re.compile(pattern + r"\Z"), name) for method, pattern, name in (
             ("POST", r"/files", "create_file"),
             ("GET", r"/files", "list_files"),

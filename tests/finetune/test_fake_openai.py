@@ -7,15 +7,21 @@ the failure knobs surface as the SDK's own exceptions.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 
 import openai
 import pytest
+from fake_openai import (
+    RESULT_CSV_HEADER,
+    FakeOpenAI,
+    chat_jsonl,
+    mask_key,
+    synthetic_metrics,
+)
 from openai.types import FileObject, Model
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
-
-from fake_openai import RESULT_CSV_HEADER, FakeOpenAI, chat_jsonl, mask_key, synthetic_metrics
 
 NOW = 1_700_000_000  # the fixed clock of the `fake` fixture
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -44,6 +50,7 @@ def job_id(n: int) -> str:
 def fake():
     with FakeOpenAI(clock=lambda: NOW) as server:
         yield server
+    assert server.errors == []  # no exception escaped a handler
 
 
 @pytest.fixture
@@ -123,8 +130,8 @@ def test_files_list_filters_by_purpose_and_delete_removes(fake, client):
     (b'{"messages": [{"role": "user", "content": "hi"}]}\n',
      "Invalid file format. Line 1: the example has no assistant message."),
     (b'{"messages": [{"role": "robot", "content": "hi"}]}\n',
-     "Invalid file format. Line 1, message 0: a message must be an object with a role in "
-     "system, developer, user, assistant, tool, function."),
+     ("Invalid file format. Line 1, message 0: a message must be an object with a role in "
+      "system, developer, user, assistant, tool, function.")),
     (b"\n\n", "Invalid file format. The file contains no examples."),
 ])
 def test_bad_fine_tune_file_goes_to_error(client, content, details):
@@ -288,7 +295,7 @@ def test_metrics_events_carry_the_documented_data(client):
                           "valid_loss": None, "valid_mean_token_accuracy": None, "total_steps": 30}
     assert metrics[0].data["train_loss"] == 0.199574
     losses = [e.data["train_loss"] for e in reversed(metrics)]
-    assert all(a > b for a, b in zip(losses, losses[1:]))
+    assert all(a > b for a, b in itertools.pairwise(losses))
     assert {e.type for e in client.fine_tuning.jobs.list_events(job.id, limit=100)} == {"message", "metrics"}
 
 
@@ -452,9 +459,9 @@ def test_unknown_job_is_404(client):
 
 def test_wrong_key_is_401_without_echoing_it(fake):
     wrong = "sk-wrong-0123456789abcdefXYZW"
-    with openai.OpenAI(base_url=fake.base_url, api_key=wrong, max_retries=0) as sdk:
-        with pytest.raises(openai.AuthenticationError) as exc:
-            sdk.models.list()
+    with openai.OpenAI(base_url=fake.base_url, api_key=wrong, max_retries=0) as sdk, \
+            pytest.raises(openai.AuthenticationError) as exc:
+        sdk.models.list()
     assert exc.value.status_code == 401
     assert exc.value.body == {
         "message": "Incorrect API key provided: sk-**********************XYZW. You can find your API key at "
@@ -462,9 +469,8 @@ def test_wrong_key_is_401_without_echoing_it(fake):
         "type": "invalid_request_error", "code": "invalid_api_key", "param": None}
     assert wrong not in str(exc.value) and mask_key(wrong) in str(exc.value)
     with openai.AzureOpenAI(azure_endpoint=fake.azure_endpoint, api_key=wrong, api_version=AZURE_API_VERSION,
-                            max_retries=0) as sdk:
-        with pytest.raises(openai.AuthenticationError):
-            sdk.fine_tuning.jobs.list()
+                            max_retries=0) as sdk, pytest.raises(openai.AuthenticationError):
+        sdk.fine_tuning.jobs.list()
     assert all(r.headers.get("authorization", r.headers.get("api-key")) == "<redacted>" for r in fake.requests)
     assert wrong not in repr(fake.requests) and fake.api_key not in repr(fake.requests)
 
@@ -554,9 +560,9 @@ def test_azure_client_runs_a_job(fake, azure):
 
 
 def test_azure_paths_need_an_api_version(fake):
-    with openai.OpenAI(base_url=f"{fake.url}/openai", api_key=fake.api_key, max_retries=0) as sdk:
-        with pytest.raises(openai.NotFoundError) as exc:
-            sdk.fine_tuning.jobs.list()
+    with openai.OpenAI(base_url=f"{fake.url}/openai", api_key=fake.api_key, max_retries=0) as sdk, \
+            pytest.raises(openai.NotFoundError) as exc:
+        sdk.fine_tuning.jobs.list()
     assert exc.value.body == {"message": "Resource not found", "type": "invalid_request_error", "param": None,
                               "code": "404"}
 
@@ -596,3 +602,10 @@ def test_advance_and_complete_without_http(fake, client):
     assert fake.complete(job.id).status == "succeeded"
     assert len(fake.requests) == requests
     assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
+
+
+def test_stop_closes_the_connections_clients_keep_alive(fake, client):
+    assert client.files.list().data == []
+    fake.stop()
+    with pytest.raises(openai.APIConnectionError):
+        client.files.list()

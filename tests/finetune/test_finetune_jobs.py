@@ -145,3 +145,21 @@ def test_a_file_the_service_rejects_is_reported(openai_env, store, tmp_path):
         submit(plan, store, poll_s=0)
     assert store.query("SELECT status FROM finetune.files") == [("error",)]
     assert openai_env.jobs == {}
+
+
+def test_a_base64_result_file_as_openai_serves_it_is_parsed(monkeypatch, tmp_path):
+    from fake_openai import FakeOpenAI
+
+    with FakeOpenAI(result_files_base64=True) as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
+        exports = make_export(tmp_path / "exports")
+        plan = plan_training("ds", load_service(), exports=exports, hyperparameters=Hyperparameters.parse(1, 3, None))
+        store = Store(tmp_path / "warehouse.duckdb")
+        job_id, _ = submit(plan, store, poll_s=0)
+        result = watch(job_id, store, plan.service, poll_s=0, quiet=True)
+        assert (result.status, result.result_rows) == ("succeeded", 4)  # 12 examples / batch 3, 1 epoch
+        rows = store.query("SELECT step, train_loss IS NOT NULL, valid_loss IS NOT NULL FROM finetune.job_results "
+                           "ORDER BY step")
+        assert rows == [(1, True, False), (2, True, True), (3, True, False), (4, True, True)]
