@@ -14,6 +14,8 @@ from pathlib import Path
 
 from mutations.console import setup_logging
 
+from ingest.errors import WarehouseError
+
 from .errors import FinetuneError, JobFailed, ServiceRefused
 
 log = logging.getLogger("finetune")
@@ -258,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     except JobFailed as error:
         log.error("%s", error)
         return 4
-    except FinetuneError as error:
+    except (FinetuneError, WarehouseError) as error:
         log.error("%s", error)
         return 1
     except KeyboardInterrupt:

@@ -1,7 +1,8 @@
 """The `finetune` schema of the warehouse: uploaded files, jobs, their snapshots, events, metrics,
 checkpoints and result files, the models evaluation reads, and experiments.
 
-Every write opens the warehouse, writes in one transaction and closes it again, so a job watched for hours
+Every write opens the warehouse, writes in one transaction (ingest's `write_transaction`: finetune is on
+floor 3 and may use the floors below) and closes it again, so a job watched for hours
 never holds DuckDB's single write lock between polls (ad-hoc SQL and other stages can run meanwhile).
 Writes are idempotent: keyed rows are replaced, events are inserted once.
 """
@@ -9,12 +10,13 @@ Writes are idempotent: keyed rows are replaced, events are inserted once.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import duckdb
+
+from ingest.schema import connect, write_transaction
 
 __all__ = ["TABLES", "Store", "now_utc"]
 
@@ -90,24 +92,13 @@ class Store:
             for table, columns in TABLES.items():
                 con.execute(f"CREATE TABLE IF NOT EXISTS finetune.{table} ({', '.join(columns)})")
 
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect(str(self.path))
-        try:
-            con.execute("BEGIN TRANSACTION")
-            yield con
-            con.execute("COMMIT")
-        except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
-            raise
-        finally:
-            con.close()
+    def transaction(self):
+        """A writing connection in one transaction, committed at the end of the block, rolled back on any
+        exception (Ctrl-C included), always closed: ingest's, so every stage writes the same way."""
+        return write_transaction(self.path)
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple]:
-        con = duckdb.connect(str(self.path), read_only=True)
+        con = connect(self.path, read_only=True)
         try:
             return con.execute(sql, list(parameters)).fetchall()
         finally:
