@@ -16,6 +16,8 @@ MODEL ?=
 EPOCHS ?= auto
 SUFFIX ?=
 SUBMIT ?=
+MODELS ?= reference identity
+LIMIT ?=
 DSN ?=
 ALL ?=
 JOBS ?= 1
@@ -24,7 +26,7 @@ REPEATS ?= 3
 DBT_ENV := PINOLOFT_WAREHOUSE=$(abspath $(WAREHOUSE)) DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_NO_VERSION_CHECK=True
 
 .PHONY: setup system-packages venv test demo ingest check transform validate validate-run validation-report \
-	export train experiments docs sample server-start server-stop \
+	export train experiments evaluate docs sample server-start server-stop \
 	bench-mutations bench-generate bench-ingest bench-transform bench-export bench-validation clean
 
 setup: system-packages venv
@@ -89,6 +91,14 @@ train:
 	@test -f data/exports/$(DATASET)/train.jsonl || $(MAKE) --no-print-directory ingest transform export
 	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) train --dataset $(DATASET) --epochs $(EPOCHS) \
 		$(if $(MODEL),--model $(MODEL)) $(if $(SUFFIX),--suffix $(SUFFIX)) $(if $(SUBMIT),--submit)
+
+# Mutators side by side on the dataset's test split: MODELS="reference identity base=gpt-4o-mini-2024-07-18
+# ft=ft:… job:ftjob-…"; writes data/reports/<dataset>/evaluation.html and .md.
+evaluate:
+	@test -n "$(DATASET)" || { echo "make evaluate needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
+	@test -f data/exports/$(DATASET)/test.jsonl || $(MAKE) --no-print-directory ingest transform export
+	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) evaluate --dataset $(DATASET) --models "$(MODELS)" \
+		$(if $(LIMIT),--limit $(LIMIT))
 
 # Every finetune/experiments/*.yml: planned (dry run) unless SUBMIT=1, then compared.
 experiments:

@@ -15,6 +15,7 @@ from pathlib import Path
 from mutations.console import setup_logging
 
 from ingest.errors import WarehouseError
+from validation.errors import ValidationError
 
 from .errors import FinetuneError, JobFailed, ServiceRefused
 
@@ -178,6 +179,48 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, parse_mutators, validation_executor
+
+    store = _store(args)
+    mutators = parse_mutators(args.models, store)
+    service = _service(args) if any(mutator.kind == "chat" for mutator in mutators) else None
+    server = executor = target = None
+    started_here = False
+    if args.execute != "no":
+        from validation import ThrowawayServer, mariadb_binaries
+
+        if mariadb_binaries() is not None:
+            server = ThrowawayServer(args.server_dir)
+            started_here = server.running() is None
+            server.start()
+            executor, target = validation_executor(server.reader(), server.admin()), "mariadb"
+        elif args.execute == "yes":
+            raise FinetuneError("--execute yes needs the MariaDB server (make setup installs it)")
+        else:
+            log.warning("execution not checked: the MariaDB server is not installed (make setup installs it)")
+    try:
+        result = evaluate(args.dataset, mutators, store, exports=args.exports, service=service, limit=args.limit,
+                          concurrency=args.concurrency, requests_per_minute=args.rpm, executor=executor,
+                          target=target, reports=args.reports, quiet=args.quiet)
+    finally:
+        if server is not None and started_here:
+            server.stop()
+    rows = store.query(
+        "SELECT mutator, examples, exact, normalised, conforms, printf('%.0f%%', 100 * conforms_rate), "
+        "printf('[%.0f%%, %.0f%%]', 100 * conforms_ci_low, 100 * conforms_ci_high), clean, executable, oracle_holds, "
+        "errors, prompt_tokens + completion_tokens, round(cost_usd, 4) FROM finetune.eval_metrics "
+        "WHERE evaluation_id = ? AND strategy = '*' AND dbms = '*' ORDER BY list_position(?, mutator)",
+        [result.evaluation_id, [mutator.name for mutator in mutators]])
+    print(f"evaluation {result.evaluation_id} of {args.dataset}: {len(result.examples)} test example(s), "
+          f"{result.sent} request(s) sent, {result.cached} answered from the cache")
+    _table(("mutator", "examples", "exact", "normalised", "conforms", "rate", "95% CI", "clean", "executable",
+            "oracle holds", "errors", "tokens", "cost USD"), rows)
+    if result.report:
+        print(f"report: {result.report[0]} and {result.report[1]}")
+    return 0
+
+
 def _table(headers, rows) -> None:
     cells = [[("" if value is None else str(value)) for value in row] for row in rows]
     widths = [max([len(header)] + [len(row[index]) for row in cells]) for index, header in enumerate(headers)]
@@ -242,6 +285,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="the experiments' results side by side")
     compare.set_defaults(handler=cmd_compare)
 
+    evaluation = commands.add_parser("evaluate", help="models and reference mutators on the test split, judged")
+    evaluation.add_argument("--dataset", required=True)
+    evaluation.add_argument("--models", required=True,
+                            help='e.g. "reference identity base=gpt-4o-mini-2024-07-18 ft=ft:… job:ftjob-…"')
+    evaluation.add_argument("--exports", type=Path, default=Path("data/exports"))
+    evaluation.add_argument("--reports", type=Path, default=Path("data/reports"))
+    evaluation.add_argument("--limit", type=int, help="only the first N test examples")
+    evaluation.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    evaluation.add_argument("--rpm", type=float, default=120.0, help="request starts per minute (default 120)")
+    evaluation.add_argument("--execute", choices=["auto", "yes", "no"], default="auto",
+                            help="run outputs on a throwaway MariaDB (auto: when it is installed)")
+    evaluation.add_argument("--server-dir", type=Path, default=Path("data/mariadb"))
+    evaluation.set_defaults(handler=cmd_evaluate)
+
     plot = commands.add_parser("plot", help="loss and token-accuracy curves of a job as a PNG")
     plot.add_argument("job")
     plot.add_argument("--output", type=Path)
@@ -260,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     except JobFailed as error:
         log.error("%s", error)
         return 4
-    except (FinetuneError, WarehouseError) as error:
+    except (FinetuneError, WarehouseError, ValidationError) as error:
         log.error("%s", error)
         return 1
     except KeyboardInterrupt:

@@ -36,6 +36,8 @@ Endpoints (under both prefixes)::
     GET    /fine_tuning/jobs/{id}/events?after=&limit=       newest first, default limit 20
     GET    /fine_tuning/jobs/{id}/checkpoints?after=&limit=  newest first, default limit 10
     GET    /models, GET /models/{id}, DELETE /models/{id}     base models, checkpoints and fine-tuned models
+    POST   /chat/completions                    ChatCompletion from the model's script (see below)
+    POST   /deployments/{deployment}/chat/completions   the same, Azure style: the deployment is the model
 
 The job life cycle is deterministic and driven by the client: every ``GET /fine_tuning/jobs/{id}`` (retrieve)
 advances that job one *tick* before answering. With the defaults: the create answer says ``validating_files``,
@@ -48,8 +50,20 @@ ceil(examples / batch_size) x n_epochs (capped at 200); checkpoints are made at 
 file with fewer than 10 examples fails the job at its first retrieve (code ``invalid_training_file``), as OpenAI
 requires 10. See ``FakeOpenAI`` for the knobs and ``synthetic_metrics`` for the losses.
 
-Ids are sequential per server (``file-…01``, ``ftjob-…01``, ``ftevent-``, ``ftckpt-``: a prefix and 24 hex
-digits), so two servers given the same requests and a fixed ``clock`` serve byte-identical answers.
+Chat completions (for evaluations) answer from per-model scripts: ``fake.script_chat(model, reply)`` registers
+``reply(messages) -> str`` (a function of the request's ``messages`` list, or a fixed string); a model without a
+script is answered 404 ``model_not_found``, as OpenAI answers an unknown model. The answer is OpenAI's
+``chat.completion`` object (one choice, ``finish_reason`` "stop", ``system_fingerprint`` "fp_fake") with
+deterministic usage: ``prompt_tokens`` = max(1, ceil(characters of message contents / 4)) and
+``completion_tokens`` = max(1, ceil(len(reply) / 4)). With ``max_completion_tokens`` (or the older ``max_tokens``)
+below that, the reply is cut to 4 x that many characters, ``completion_tokens`` is the limit and ``finish_reason``
+is "length". Only ``n`` = 1 and no streaming are supported (400 otherwise). Azure's client puts the model in the
+path (``/openai/deployments/{model}/chat/completions``); the path's deployment wins over the body's ``model``.
+``fake.chat_requests`` keeps every chat request body that reached the handler (arrival order) and
+``fake.chat_counts[model]`` the replies served per model.
+
+Ids are sequential per server (``file-…01``, ``ftjob-…01``, ``ftevent-``, ``ftckpt-``, ``chatcmpl-``: a prefix and
+24 hex digits), so two servers given the same requests and a fixed ``clock`` serve byte-identical answers.
 
 Typical use::
 
@@ -58,11 +72,13 @@ Typical use::
         ...
         fake.respond(429, times=1, path_contains="/fine_tuning/jobs", method="POST")
         fake.drop_connection_after("POST", "/fine_tuning/jobs")
+        fake.script_chat("gpt-4o-mini", lambda messages: messages[-1]["content"].upper())
         assert [r.method for r in fake.requests] == [...]
 """
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import itertools
 import json
@@ -79,8 +95,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = [
     "BASE_MODELS", "DEFAULT_API_KEY", "ORGANIZATION_ID", "ORGANIZATION_NAME", "RESULT_CSV_HEADER",
-    "FakeFile", "FakeJob", "FakeOpenAI", "RecordedRequest", "chat_jsonl", "synthetic_metrics",
-    "validate_chat_jsonl",
+    "SYSTEM_FINGERPRINT", "APIError", "ChatReply", "FakeFile", "FakeJob", "FakeOpenAI", "RecordedRequest",
+    "chat_jsonl", "chat_usage", "synthetic_metrics", "validate_chat_jsonl",
 ]
 
 DEFAULT_API_KEY = "sk-test-pinoloft-0123456789abcdef"
@@ -105,6 +121,9 @@ MESSAGE_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
 API_PREFIXES = ("/v1", "/openai")
 SECRET_HEADERS = ("authorization", "api-key")
+SYSTEM_FINGERPRINT = "fp_fake"  # `system_fingerprint` of every chat completion
+# How a scripted model answers: a function of the request's `messages` (as sent), or a fixed reply.
+ChatReply = Callable[[list[dict]], str] | str
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -138,6 +157,14 @@ def _content_chars(content: Any) -> int:
         return sum(len(part.get("text", "")) for part in content if isinstance(part, dict)
                    and isinstance(part.get("text", ""), str))
     return 0
+
+
+def chat_usage(messages: list[dict], reply: str) -> dict[str, int]:
+    """The `usage` of a chat completion: prompt_tokens = max(1, ceil(characters of message contents / 4)),
+    completion_tokens = max(1, ceil(len(reply) / 4)), total_tokens their sum."""
+    prompt = max(1, math.ceil(sum(_content_chars(m.get("content")) for m in messages if isinstance(m, dict)) / 4))
+    completion = max(1, math.ceil(len(reply) / 4))
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def validate_chat_jsonl(content: bytes) -> tuple[int, int, str | None]:
@@ -365,6 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # listen backlog: many concurrent clients connect at once without SYN retries
     block_on_close = False  # keep-alive connections of clients still open must not block stop()
     fake: FakeOpenAI
 
@@ -386,6 +414,9 @@ class FakeOpenAI:
       base_models          {model id: created} that can be fine-tuned (BASE_MODELS)
       result_files_base64  serve result file content base64-encoded, as OpenAI actually does (False: plain CSV)
       clock                () -> int seconds for every timestamp (time.time)
+
+    Chat completions: `script_chat(model, reply)` (how a model answers), `chat_requests` (bodies, arrival order),
+    `chat_counts` (replies served per model), `chat_calls(model)`.
     """
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, *, host: str = "127.0.0.1", port: int = 0,
@@ -409,11 +440,15 @@ class FakeOpenAI:
             name: {"id": name, "object": "model", "created": created, "owned_by": "system"}
             for name, created in (base_models or BASE_MODELS).items()}
         self.base_models = frozenset(self.models)
+        self.chat_requests: list[dict] = []  # every chat completion request body that reached the handler
+        self.chat_counts: collections.Counter[str] = collections.Counter()  # model -> replies served (200)
+        self._chat_scripts: dict[str, ChatReply] = {}
         # internals
         self._lock = threading.RLock()
         self._rules: list[_Rule] = []
         self._failures: list[dict] = []
-        self._counters = {prefix: itertools.count(1) for prefix in ("file", "ftjob", "ftevent", "ftckpt", "req")}
+        self._counters = {prefix: itertools.count(1) for prefix in ("file", "ftjob", "ftevent", "ftckpt", "req",
+                                                                  "chatcmpl")}
         self.errors: list[str] = []  # unexpected exceptions inside the fake (answered with 500)
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
@@ -513,6 +548,20 @@ class FakeOpenAI:
         with self._lock:
             self._rules.append(_Rule("drop_before", times, method, path_contains))
 
+    def script_chat(self, model: str, reply: ChatReply) -> None:
+        """Make `model` answer chat completions with `reply(messages)` (the request's `messages` list as sent),
+        or with the fixed text `reply`. Replaces an earlier script of the model.
+
+        `reply` is called outside the server lock, so concurrent requests are answered concurrently: it may run
+        in several server threads at once and must be thread-safe (pure functions are). It may raise `APIError`
+        to answer with an error (e.g. ``APIError(400, "...", code="context_length_exceeded")``); any other
+        exception, or a non-string result, answers 500 and is recorded in `errors`.
+        """
+        if not (isinstance(reply, str) or callable(reply)):
+            raise TypeError(f"reply must be a str or a callable, not {type(reply).__name__}")
+        with self._lock:
+            self._chat_scripts[model] = reply
+
     def set_ticks(self, steps_per_tick: int | None = None, validating: int | None = None, queued: int | None = None,
                   files: int | None = None, max_steps: int | None = None) -> None:
         """Change the pace: steps per running tick, retrieves spent validating / queued, file retrieves until
@@ -552,9 +601,18 @@ class FakeOpenAI:
         return [r for r in list(self.requests) if (method is None or r.method == method.upper())
                 and (path_contains is None or path_contains in r.path)]
 
+    def chat_calls(self, model: str | None = None) -> list[dict]:
+        """Chat completion request bodies (arrival order) whose `model` field is `model` (all with None).
+        For Azure requests the model is the deployment in the path; see `chat_counts` for that."""
+        with self._lock:
+            return [body for body in self.chat_requests if model is None or body.get("model") == model]
+
     def clear_requests(self) -> None:
+        """Forget recorded requests, chat request bodies and chat counts."""
         with self._lock:
             self.requests.clear()
+            self.chat_requests.clear()
+            self.chat_counts.clear()
 
     # -- HTTP plumbing ------------------------------------------------------------------------------------------
 
@@ -644,6 +702,8 @@ class FakeOpenAI:
             with self._lock:
                 status, payload = self._route(method, path[len(prefix):] or "/", query, body,
                                               handler.headers.get("Content-Type", ""))
+            if callable(payload):  # work a handler left to be done outside the lock (scripted chat replies)
+                payload = payload()
             extra: dict[str, str] = {}
         except APIError as exc:
             status, payload, extra = exc.status, exc.body, exc.headers
@@ -671,6 +731,8 @@ class FakeOpenAI:
             ("GET", r"/models", "list_models"),
             ("GET", r"/models/(?P<id>[^/]+)", "retrieve_model"),
             ("DELETE", r"/models/(?P<id>[^/]+)", "delete_model"),
+            ("POST", r"/chat/completions", "chat_completions"),
+            ("POST", r"/deployments/(?P<deployment>[^/]+)/chat/completions", "chat_completions"),
         )]
 
     def _route(self, method: str, path: str, query: dict[str, str], body: bytes,
@@ -965,6 +1027,93 @@ class FakeOpenAI:
                            code="permission_denied")
         del self.models[id]
         return {"id": id, "object": "model", "deleted": True}
+
+    # -- chat completions ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _optional_number(request: dict, name: str, kind: type, low: float, high: float) -> None:
+        value = request.get(name)
+        if value is None:
+            return
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
+        if kind is int and ok:
+            ok = isinstance(value, int) or float(value).is_integer()
+        if not ok:
+            raise APIError(400, f"Invalid '{name}': expected {'an integer' if kind is int else 'a number'} "
+                                f"between {low:g} and {high:g}, got {value!r}.", param=name, code="invalid_value")
+
+    def _h_chat_completions(self, body: bytes, deployment: str | None = None,
+                            **_: Any) -> Callable[[], dict]:
+        """Validate and record under the lock; the returned callable runs the script outside it.
+
+        Error codes: missing_required_parameter (model, messages), invalid_type (messages), invalid_value
+        (temperature, top_p, seed, max_tokens, max_completion_tokens, n), unsupported_value (n > 1, stream),
+        model_not_found (no script for the model, 404).
+        """
+        try:
+            request = json.loads(body or b"{}")
+        except json.JSONDecodeError:
+            raise APIError(400, "We could not parse the JSON body of your request. (HINT: This likely means you "
+                                "aren't using your HTTP library correctly.)") from None
+        if not isinstance(request, dict):
+            raise APIError(400, "The request body must be a JSON object.")
+        self.chat_requests.append(json.loads(json.dumps(request)))  # a copy the client cannot change
+        model = deployment or request.get("model")
+        if not model:
+            raise APIError(400, "Missing required parameter: 'model'.", param="model",
+                           code="missing_required_parameter")
+        messages = request.get("messages")
+        if messages is None:
+            raise APIError(400, "Missing required parameter: 'messages'.", param="messages",
+                           code="missing_required_parameter")
+        if not isinstance(messages, list) or not messages:
+            raise APIError(400, "Invalid 'messages': expected a non-empty array.", param="messages",
+                           code="invalid_type" if not isinstance(messages, list) else "invalid_value")
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict) or message.get("role") not in MESSAGE_ROLES:
+                raise APIError(400, f"Invalid 'messages[{index}]': expected an object with a role in "
+                                    f"{', '.join(MESSAGE_ROLES)}.", param=f"messages[{index}]",
+                               code="invalid_value")
+        self._optional_number(request, "temperature", float, 0, 2)
+        self._optional_number(request, "top_p", float, 0, 1)
+        self._optional_number(request, "seed", int, -2**63, 2**63 - 1)
+        self._optional_number(request, "max_tokens", int, 1, 2**31 - 1)
+        self._optional_number(request, "max_completion_tokens", int, 1, 2**31 - 1)
+        self._optional_number(request, "n", int, 1, 128)
+        if request.get("n", 1) not in (None, 1):
+            raise APIError(400, f"Unsupported value: 'n' must be 1 with this fake, got {request['n']}.",
+                           param="n", code="unsupported_value")
+        if request.get("stream"):
+            raise APIError(400, "Unsupported value: 'stream' is not supported by this fake.", param="stream",
+                           code="unsupported_value")
+        script = self._chat_scripts.get(model)
+        if script is None:
+            raise APIError(404, f"The model `{model}` does not exist or you do not have access to it.",
+                           code="model_not_found")
+        limit = request.get("max_completion_tokens") or request.get("max_tokens")
+        completion_id = self._next_id("chatcmpl")
+        created = self.clock()
+
+        def answer() -> dict:
+            reply = script if isinstance(script, str) else script(messages)
+            if not isinstance(reply, str):
+                raise TypeError(f"the chat script of {model!r} returned {type(reply).__name__}, not str")
+            usage = chat_usage(messages, reply)
+            finish_reason = "stop"
+            if limit is not None and usage["completion_tokens"] > limit:
+                reply, finish_reason = reply[:int(limit) * 4], "length"
+                usage["completion_tokens"] = int(limit)
+                usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+            with self._lock:
+                self.chat_counts[model] += 1
+            return {
+                "id": completion_id, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply, "refusal": None},
+                             "finish_reason": finish_reason, "logprobs": None}],
+                "usage": usage, "system_fingerprint": SYSTEM_FINGERPRINT,
+            }
+
+        return answer
 
     # -- the job life cycle -------------------------------------------------------------------------------------
 

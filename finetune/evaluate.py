@@ -1,0 +1,574 @@
+"""Evaluation: models and reference mutators side by side on a dataset's test split, judged our way.
+
+Each test example (system + user messages, the expected mutated SQL, its strategy, DBMS and polarity from the
+sidecar) goes to each *mutator*:
+* a chat model through chat completions on any OpenAI-compatible endpoint (`name=model`, or a bare model
+  name), concurrently under a rate limit, with the SDK's retries on 429/5xx; answers are cached in the
+  warehouse by (endpoint, model, messages, parameters), so a rerun sends nothing it has sent before;
+* `job:<id>`: the final model and every checkpoint of a fine-tuning job in `finetune.models`;
+* `reference`: the mutation engine applying the strategy (the candidate that gives the expected SQL when one
+  does): the upper bound; `identity`: the input unchanged: the floor.
+
+Verdicts per output: fences and prose are stripped and recorded (`clean` = neither); `exact` (equal to the
+expected SQL); `normalised` (the same token stream, so case and spacing do not matter); `conforms` with
+the checker's reason; and, when a server is given, `executable` and PINOLO's oracle against the original on
+the §9.3 database. Metrics per mutator × strategy × DBMS carry Wilson 95% intervals, because a strategy
+has few test examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import openai
+import yaml
+
+from mutations import apply, check
+from mutations.console import progress_bar
+from mutations.errors import SqlSyntaxError
+from mutations.tokens import tokenize
+
+from .client import Service, call
+from .errors import FinetuneError, PlanError, ServiceRefused
+from .store import Store, dumps, now_utc
+
+__all__ = ["Mutator", "Example", "parse_mutators", "load_examples", "judge_output", "clean_output", "wilson",
+           "evaluate", "EvaluationResult", "EVAL_TABLES"]
+
+log = logging.getLogger(__name__)
+
+PRICES_PATH = Path(__file__).resolve().parent / "config" / "inference_prices.yml"
+CHAT_PARAMETERS = {"temperature": 0, "max_tokens": 4096}
+_CACHE_FLUSH = 20
+
+EVAL_TABLES: dict[str, tuple[str, ...]] = {
+    "eval_runs": (
+        "evaluation_id BIGINT PRIMARY KEY", "dataset_name VARCHAR", "mutators VARCHAR[]", "mutator_kinds VARCHAR[]",
+        "mutator_models VARCHAR[]", "examples BIGINT",
+        "example_limit BIGINT", "target VARCHAR", "endpoint VARCHAR", "started_at TIMESTAMP", "finished_at TIMESTAMP",
+        "report_path VARCHAR",
+    ),
+    "eval_cache": (
+        "cache_key VARCHAR PRIMARY KEY", "endpoint VARCHAR", "model VARCHAR", "response VARCHAR",
+        "prompt_tokens BIGINT", "completion_tokens BIGINT", "created_at TIMESTAMP",
+    ),
+    "eval_predictions": (
+        "evaluation_id BIGINT", "mutator VARCHAR", "example_id VARCHAR", "strategy VARCHAR", "dbms VARCHAR",
+        "is_upper BOOLEAN", "original VARCHAR", "expected VARCHAR", "raw_output VARCHAR", "output VARCHAR",
+        "exact BOOLEAN", "normalised BOOLEAN", "conforms BOOLEAN", "reason VARCHAR", "reason_kind VARCHAR",
+        "clean BOOLEAN", "fenced BOOLEAN", "prose BOOLEAN", "executable BOOLEAN", "oracle VARCHAR", "error VARCHAR",
+        "prompt_tokens BIGINT", "completion_tokens BIGINT", "cost_usd DOUBLE", "cached BOOLEAN",
+        "PRIMARY KEY (evaluation_id, mutator, example_id)",
+    ),
+    "eval_metrics": (
+        "evaluation_id BIGINT", "mutator VARCHAR", "strategy VARCHAR", "dbms VARCHAR", "examples BIGINT",
+        "exact BIGINT", "normalised BIGINT", "conforms BIGINT", "conforms_rate DOUBLE", "conforms_ci_low DOUBLE",
+        "conforms_ci_high DOUBLE", "exact_ci_low DOUBLE", "exact_ci_high DOUBLE", "clean BIGINT", "fenced BIGINT",
+        "prose BIGINT", "executable BIGINT", "oracle_holds BIGINT", "errors BIGINT", "prompt_tokens BIGINT",
+        "completion_tokens BIGINT", "cost_usd DOUBLE",
+        "PRIMARY KEY (evaluation_id, mutator, strategy, dbms)",
+    ),
+}
+
+
+# -- mutators ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mutator:
+    """`name` is what reports show; `kind` is reference, identity or chat; `model` the API model name."""
+
+    name: str
+    kind: str
+    model: str | None = None
+
+
+def parse_mutators(spec: str, store: Store | None = None) -> list[Mutator]:
+    """`"base=gpt-4o-mini-2024-07-18 ft=ft:… reference identity job:ftjob-…"` → mutators, in that order."""
+    mutators: list[Mutator] = []
+    for token in spec.replace(",", " ").split():
+        if token in ("reference", "identity"):
+            mutators.append(Mutator(token, token))
+        elif token.startswith("job:"):
+            mutators.extend(_job_mutators(token[4:], store))
+        elif "=" in token:
+            name, model = token.split("=", 1)
+            if not name or not model:
+                raise PlanError(f"mutator {token!r}: write name=model")
+            mutators.append(Mutator(name, "chat", model))
+        else:
+            mutators.append(Mutator(token, "chat", token))
+    names = [mutator.name for mutator in mutators]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise PlanError(f"mutator names must differ: {', '.join(duplicated)} given twice")
+    if not mutators:
+        raise PlanError('no mutators: give e.g. MODELS="reference identity base=gpt-4o-mini-2024-07-18"')
+    return mutators
+
+
+def _job_mutators(job_id: str, store: Store | None) -> list[Mutator]:
+    rows = store.query("SELECT model_name, kind, step FROM finetune.models WHERE job_id = ? "
+                       "ORDER BY kind = 'final', step", [job_id]) if store else []
+    if not rows:
+        raise PlanError(f"job {job_id} has no model in finetune.models: `python -m finetune watch {job_id}` first")
+    return [Mutator(f"job:{job_id}" if kind == "final" else f"job:{job_id}@{step}", "chat", name)
+            for name, kind, step in rows]
+
+
+# -- examples ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    example_id: str
+    strategy: str
+    dbms: str | None
+    is_upper: bool | None
+    messages: tuple[tuple[str, str], ...]  # system and user messages, in order
+    original: str
+    expected: str
+
+
+def load_examples(test_path: Path, limit: int | None = None) -> list[Example]:
+    """The test split with its sidecar; PlanError naming the line when a line or its sidecar is unusable."""
+    meta_path = test_path.with_name(test_path.name.replace(".jsonl", ".meta.jsonl"))
+    if not test_path.is_file():
+        raise PlanError(f"no test split {test_path}: export the dataset first")
+    if not meta_path.is_file():
+        raise PlanError(f"no sidecar {meta_path}: the evaluation needs each example's strategy")
+    lines = test_path.read_text(encoding="utf-8").splitlines()
+    metas = meta_path.read_text(encoding="utf-8").splitlines()
+    if len(lines) != len(metas):
+        raise PlanError(f"{meta_path} has {len(metas)} lines for {len(lines)} examples in {test_path}")
+    examples = []
+    for number, (line, meta_line) in enumerate(zip(lines, metas), start=1):
+        try:
+            messages = json.loads(line)["messages"]
+            meta = json.loads(meta_line)
+            prompt = tuple((message["role"], message["content"]) for message in messages
+                           if message["role"] in ("system", "user"))
+            user = [content for role, content in prompt if role == "user"][-1]
+            expected = [message["content"] for message in messages if message["role"] == "assistant"][-1]
+            examples.append(Example(meta.get("example_id") or f"line-{number}", meta["strategy"], meta.get("dbms"),
+                                    meta.get("is_upper"), prompt, user, expected))
+        except (ValueError, KeyError, IndexError, TypeError) as error:
+            raise PlanError(f"{test_path}:{number}: not a chat example with a strategy ({error!r})") from None
+        if limit is not None and len(examples) >= limit:
+            break
+    return examples
+
+
+# -- verdicts ------------------------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)```", re.DOTALL)
+_SQL_START = re.compile(r"(?is)\b(SELECT|WITH)\b|\(\s*SELECT\b")
+
+
+def clean_output(raw: str) -> tuple[str, bool, bool]:
+    """(the SQL, fenced, prose): code fences removed (their content kept), and text around the SQL dropped."""
+    text = raw.strip()
+    fenced = False
+    fence = _FENCE.search(text)
+    if fence:
+        fenced = True
+        outside = (text[: fence.start()] + text[fence.end():]).strip()
+        text = fence.group(2).strip()
+        prose = bool(outside)
+    else:
+        prose = False
+    start = _SQL_START.search(text)
+    if start is None:
+        return text, fenced, True  # no SQL at all: all prose
+    if start.start() > 0:
+        prose = True
+        text = text[start.start():].strip()
+    return text, fenced, prose
+
+
+def _keys(sql: str) -> list[str] | None:
+    try:
+        return tokenize(sql).keys
+    except SqlSyntaxError:
+        return None
+
+
+def judge_output(example: Example, raw: str) -> dict[str, Any]:
+    """The API-free verdicts of one output."""
+    text, fenced, prose = clean_output(raw)
+    verdict = check(example.original, text, example.strategy)
+    keys = _keys(text)
+    return {
+        "raw_output": raw, "output": text, "fenced": fenced, "prose": prose, "clean": not fenced and not prose,
+        "exact": text == example.expected.strip(),
+        "normalised": keys is not None and keys == _keys(example.expected),
+        "conforms": verdict.conforms, "reason": None if verdict.conforms else verdict.reason,
+        "reason_kind": verdict.kind,
+    }
+
+
+def reference_output(example: Example) -> str:
+    """The engine's mutation: the candidate whose result is the expected SQL when there is one, else the first."""
+    try:
+        mutations = apply(example.original, example.strategy)
+    except Exception as error:  # noqa: BLE001 - an unreadable original is the engine's failure, recorded
+        log.debug("engine cannot mutate %s: %s", example.example_id, error)
+        return example.original
+    if not mutations:
+        return example.original
+    expected = _keys(example.expected)
+    for mutation in mutations:
+        if mutation.sql == example.expected or (expected is not None and _keys(mutation.sql) == expected):
+            return mutation.sql
+    return mutations[0].sql
+
+
+def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float | None, float | None]:
+    """The Wilson score interval (95% by default) of successes/trials; (None, None) without trials."""
+    if trials == 0:
+        return None, None
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# -- chat ----------------------------------------------------------------------------------------------------
+
+
+class _RateLimiter:
+    """At most `per_minute` request starts per minute, spread evenly, across threads."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.next_start = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_start)
+            self.next_start = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+def _cache_key(endpoint: str, model: str, messages: list[dict], parameters: dict) -> str:
+    blob = json.dumps([endpoint, model, messages, parameters], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _prices() -> dict:
+    try:
+        return yaml.safe_load(PRICES_PATH.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+
+
+def _cost(model: str, prompt_tokens: int | None, completion_tokens: int | None, prices: dict) -> float | None:
+    """USD at the listed prices (fine-tuned models at their base model's fine-tuned rates); None if unlisted."""
+    fine_tuned = model.startswith("ft:")
+    base = model.split(":")[1] if fine_tuned else model
+    row = prices.get("models", {}).get(base)
+    if row is None or prompt_tokens is None:
+        return None
+    prefix = "fine_tuned_" if fine_tuned else ""
+    try:
+        return (prompt_tokens * row[f"{prefix}input"] + (completion_tokens or 0) * row[f"{prefix}output"]) / 1_000_000
+    except KeyError:
+        return None
+
+
+# -- the run -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EvaluationResult:
+    evaluation_id: int
+    dataset: str
+    mutators: list[Mutator]
+    examples: list[Example]
+    predictions: dict[tuple[str, str], dict] = field(default_factory=dict)  # (mutator, example_id) → row
+    sent: int = 0
+    cached: int = 0
+    report: tuple[Path, Path] | None = None
+    target: str | None = None
+
+
+def evaluate(
+    dataset: str,
+    mutators: list[Mutator],
+    store: Store,
+    *,
+    exports: Path = Path("data/exports"),
+    service: Service | None = None,
+    limit: int | None = None,
+    concurrency: int = 4,
+    requests_per_minute: float = 120.0,
+    executor: Callable[[list[tuple[str, str]]], list[Any]] | None = None,
+    target: str | None = None,
+    reports: Path | None = Path("data/reports"),
+    quiet: bool = False,
+) -> EvaluationResult:
+    """Run every mutator on the test split, judge, store and report; see the module docstring.
+
+    `executor`, when given, executes (original, output) SQL pairs on a server and returns one
+    (executable, oracle) per pair given is_upper: see `validation_executor`.
+    """
+    examples = load_examples(Path(exports) / dataset / "test.jsonl", limit)
+    if not examples:
+        raise PlanError(f"the test split of {dataset} is empty")
+    chat = [mutator for mutator in mutators if mutator.kind == "chat"]
+    if chat and (service is None or not service.has_key):
+        where = service.key_source if service else "environment variable OPENAI_API_KEY"
+        raise PlanError(f"chat models need an API key ({where} is not set); reference and identity need none")
+    with store.transaction() as con:
+        for table, columns in EVAL_TABLES.items():
+            con.execute(f"CREATE TABLE IF NOT EXISTS finetune.{table} ({', '.join(columns)})")
+        evaluation_id = con.execute("SELECT coalesce(max(evaluation_id), 0) + 1 FROM finetune.eval_runs").fetchall()[0][0]
+        Store.upsert(con, "eval_runs", {
+            "evaluation_id": evaluation_id, "dataset_name": dataset, "mutators": [m.name for m in mutators],
+            "mutator_kinds": [m.kind for m in mutators], "mutator_models": [m.model or m.kind for m in mutators],
+            "examples": len(examples), "example_limit": limit, "target": target,
+            "endpoint": service.endpoint if chat and service else None, "started_at": now_utc(),
+            "finished_at": None, "report_path": None})
+    result = EvaluationResult(evaluation_id, dataset, mutators, examples, target=target)
+    prices = _prices()
+    for mutator in mutators:
+        if mutator.kind == "chat":
+            outputs = _chat_outputs(mutator, examples, store, service, concurrency, requests_per_minute, quiet, result)
+        else:
+            outputs = {example.example_id: ((reference_output(example) if mutator.kind == "reference"
+                                             else example.original), None, 0, 0, False) for example in examples}
+        for example in examples:
+            raw, error, prompt_tokens, completion_tokens, cached = outputs[example.example_id]
+            row = {"evaluation_id": evaluation_id, "mutator": mutator.name, "example_id": example.example_id,
+                   "strategy": example.strategy, "dbms": example.dbms, "is_upper": example.is_upper,
+                   "original": example.original, "expected": example.expected}
+            if raw is None:
+                row.update(raw_output=None, output=None, exact=False, normalised=False, conforms=False,
+                           reason=f"no output: {error}", reason_kind="no_output", clean=False, fenced=False,
+                           prose=False)
+            else:
+                row.update(judge_output(example, raw))
+            row.update(executable=None, oracle=None, error=error, prompt_tokens=prompt_tokens,
+                       completion_tokens=completion_tokens, cached=cached,
+                       cost_usd=_cost(mutator.model, prompt_tokens, completion_tokens, prices)
+                       if mutator.kind == "chat" and raw is not None else (0.0 if mutator.kind != "chat" else None))
+            result.predictions[(mutator.name, example.example_id)] = row
+    if executor is not None:
+        _execute(result, executor)
+    _store(store, result)
+    if reports is not None:
+        from .evaluation_report import write_reports
+
+        result.report = write_reports(report_data(store, evaluation_id), Path(reports) / dataset)
+        with store.transaction() as con:
+            con.execute("UPDATE finetune.eval_runs SET report_path = ? WHERE evaluation_id = ?",
+                        [str(result.report[0]), evaluation_id])
+    return result
+
+
+def _chat_outputs(mutator: Mutator, examples: list[Example], store: Store, service: Service, concurrency: int,
+                  requests_per_minute: float, quiet: bool, result: EvaluationResult) -> dict[str, tuple]:
+    """example_id → (raw text or None, error, prompt tokens, completion tokens, from cache)."""
+    requests = {}
+    for example in examples:
+        messages = [{"role": role, "content": content} for role, content in example.messages]
+        requests[example.example_id] = (messages, _cache_key(service.endpoint, mutator.model, messages, CHAT_PARAMETERS))
+    keys = sorted({key for _, key in requests.values()})
+    cached = {row[0]: row[1:] for row in store.query(
+        "SELECT cache_key, response, prompt_tokens, completion_tokens FROM finetune.eval_cache "
+        "WHERE cache_key IN (SELECT unnest(?))", [keys])} if keys else {}
+    outputs: dict[str, tuple] = {}
+    for example_id, (_, key) in requests.items():
+        if key in cached:
+            response, prompt_tokens, completion_tokens = cached[key]
+            outputs[example_id] = (response, None, prompt_tokens, completion_tokens, True)
+    result.cached += len(outputs)
+    todo = [(example_id, messages, key) for example_id, (messages, key) in requests.items() if example_id not in outputs]
+    if not todo:
+        return outputs
+    client = service.client(max_retries=5)
+    limiter = _RateLimiter(requests_per_minute)
+    pending: list[dict] = []
+    refused: list[ServiceRefused] = []
+
+    def ask(messages: list[dict]) -> tuple[str, int | None, int | None]:
+        limiter.wait()
+        response = call(f"asking {mutator.model}", client.chat.completions.create, model=mutator.model,
+                        messages=messages, **CHAT_PARAMETERS)
+        usage = response.usage
+        return (response.choices[0].message.content or "", usage.prompt_tokens if usage else None,
+                usage.completion_tokens if usage else None)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool, \
+            progress_bar(total=len(todo), desc=mutator.name, unit="req", quiet=quiet) as bar:
+        futures = {pool.submit(ask, messages): (example_id, key) for example_id, messages, key in todo}
+        try:
+            for future in as_completed(futures):
+                example_id, key = futures[future]
+                try:
+                    text, prompt_tokens, completion_tokens = future.result()
+                except ServiceRefused as error:
+                    refused.append(error)
+                    for other in futures:
+                        other.cancel()
+                    break
+                except FinetuneError as error:
+                    outputs[example_id] = (None, str(error), None, None, False)
+                else:
+                    outputs[example_id] = (text, None, prompt_tokens, completion_tokens, False)
+                    pending.append({"cache_key": key, "endpoint": service.endpoint, "model": mutator.model,
+                                    "response": text, "prompt_tokens": prompt_tokens,
+                                    "completion_tokens": completion_tokens, "created_at": now_utc()})
+                    result.sent += 1
+                    if len(pending) >= _CACHE_FLUSH:
+                        _flush_cache(store, pending)
+                bar.update(1)
+        finally:
+            _flush_cache(store, pending)  # what was answered is kept, also on Ctrl-C
+    if refused:
+        raise refused[0]
+    return outputs
+
+
+def _flush_cache(store: Store, pending: list[dict]) -> None:
+    if pending:
+        with store.transaction() as con:
+            Store.insert_new(con, "eval_cache", list(pending))
+        pending.clear()
+
+
+def _execute(result: EvaluationResult, executor: Callable[[list[tuple[str, str, bool]]], list[Any]]) -> None:
+    rows = [row for row in result.predictions.values() if row["output"] is not None]
+    outcomes = executor([(row["original"], row["output"], bool(row["is_upper"])) for row in rows])
+    for row, (executable, verdict) in zip(rows, outcomes):
+        row["executable"], row["oracle"] = executable, verdict
+    for row in result.predictions.values():
+        if row["output"] is None:
+            row["executable"] = False
+
+
+def validation_executor(reader, admin, target_name: str = "mariadb", timeout_s: float = 10.0, row_cap: int = 100_000):
+    """An executor on a validation target: every pair on the §9.3 database, through the SELECT-only runner."""
+    from validation import StatementRunner, load_target
+    from validation.databases import DatabaseLoader
+    from validation.oracle import oracle
+    from validation.scope import REFERENCE_DATA_SQL, REFERENCE_DATA_SQL_HASH
+
+    def run(pairs: list[tuple[str, str, bool]]) -> list[tuple[bool, str | None]]:
+        with DatabaseLoader(admin, reader.user) as loader:
+            database = loader.ensure(REFERENCE_DATA_SQL_HASH, REFERENCE_DATA_SQL, "reference output.data.sql")
+        runner = StatementRunner(reader, load_target(target_name), timeout_s, row_cap)
+        try:
+            statements = [(database, sql) for original, output, _ in pairs for sql in (original, output)]
+            outcomes = runner.execute_all(statements)
+        finally:
+            runner.close()
+        verdicts = []
+        for index, (_, _, is_upper) in enumerate(pairs):
+            original, output = outcomes[2 * index], outcomes[2 * index + 1]
+            verdicts.append((output.ok, oracle(original, output, is_upper)))
+        return verdicts
+
+    return run
+
+
+def _store(store: Store, result: EvaluationResult) -> None:
+    rows = list(result.predictions.values())
+    metrics: dict[tuple[str, str, str], list[dict]] = {}
+    for row in rows:
+        for strategy in (row["strategy"], "*"):
+            for dbms in (row["dbms"] or "?", "*"):
+                metrics.setdefault((row["mutator"], strategy, dbms), []).append(row)
+    with store.transaction() as con:
+        con.executemany(
+            f"INSERT OR REPLACE INTO finetune.eval_predictions ({', '.join(rows[0])}) VALUES "
+            f"({', '.join('?' for _ in rows[0])})", [list(row.values()) for row in rows])
+        for (mutator, strategy, dbms), group in metrics.items():
+            count = len(group)
+            conforms = sum(bool(row["conforms"]) for row in group)
+            exact = sum(bool(row["exact"]) for row in group)
+            low, high = wilson(conforms, count)
+            exact_low, exact_high = wilson(exact, count)
+            costs = [row["cost_usd"] for row in group]
+            Store.upsert(con, "eval_metrics", {
+                "evaluation_id": result.evaluation_id, "mutator": mutator, "strategy": strategy, "dbms": dbms,
+                "examples": count, "exact": exact, "normalised": sum(bool(row["normalised"]) for row in group),
+                "conforms": conforms, "conforms_rate": conforms / count, "conforms_ci_low": low,
+                "conforms_ci_high": high, "exact_ci_low": exact_low, "exact_ci_high": exact_high,
+                "clean": sum(bool(row["clean"]) for row in group), "fenced": sum(bool(row["fenced"]) for row in group),
+                "prose": sum(bool(row["prose"]) for row in group),
+                "executable": sum(row["executable"] is True for row in group)
+                if any(row["executable"] is not None for row in group) else None,
+                "oracle_holds": sum(row["oracle"] == "holds" for row in group)
+                if any(row["executable"] is not None for row in group) else None,
+                "errors": sum(row["error"] is not None for row in group),
+                "prompt_tokens": sum(row["prompt_tokens"] or 0 for row in group),
+                "completion_tokens": sum(row["completion_tokens"] or 0 for row in group),
+                "cost_usd": None if any(cost is None for cost in costs) else sum(costs),
+            })
+        con.execute("UPDATE finetune.eval_runs SET finished_at = ? WHERE evaluation_id = ?",
+                    [now_utc(), result.evaluation_id])
+
+
+def report_data(store: Store, evaluation_id: int) -> dict:
+    """The report's input (see finetune/evaluation_report.py), read back from the warehouse."""
+    run = store.query("SELECT dataset_name, mutators, mutator_kinds, mutator_models, target, "
+                      "strftime(started_at, '%Y-%m-%d %H:%M:%S') FROM finetune.eval_runs WHERE evaluation_id = ?",
+                      [evaluation_id])
+    if not run:
+        raise FinetuneError(f"no evaluation {evaluation_id} in the warehouse")
+    dataset, names, kinds, api_models, target, started = run[0]
+    overall = {row[0]: row for row in store.query(
+        "SELECT mutator, examples, exact, normalised, conforms, conforms_ci_low, conforms_ci_high, clean, fenced, "
+        "prose, executable, oracle_holds, prompt_tokens, completion_tokens, cost_usd, errors FROM finetune.eval_metrics "
+        "WHERE evaluation_id = ? AND strategy = '*' AND dbms = '*'", [evaluation_id])}
+    models = []
+    for name, kind, api_model in zip(names, kinds, api_models):
+        row = overall[name]
+        models.append({"name": name, "kind": kind, "model": "engine" if kind == "reference" else api_model,
+                       "examples": row[1], "exact": row[2], "normalised": row[3], "conforms": row[4],
+                       "conforms_ci": [row[5], row[6]], "clean": row[7], "fenced": row[8], "prose": row[9],
+                       "executable": row[10], "oracle_holds": row[11], "prompt_tokens": row[12],
+                       "completion_tokens": row[13], "cost_usd": row[14], "errors": row[15]})
+    strategies = [row[0] for row in store.query(
+        "SELECT DISTINCT strategy FROM finetune.eval_metrics WHERE evaluation_id = ? AND strategy <> '*' ORDER BY 1",
+        [evaluation_id])]
+    per_strategy = [{"model": mutator, "strategy": strategy, "examples": examples, "conforms": conforms,
+                     "rate": rate, "ci": [low, high]}
+                    for mutator, strategy, examples, conforms, rate, low, high in store.query(
+                        "SELECT mutator, strategy, examples, conforms, conforms_rate, conforms_ci_low, conforms_ci_high "
+                        "FROM finetune.eval_metrics WHERE evaluation_id = ? AND strategy <> '*' AND dbms = '*' "
+                        "ORDER BY strategy, list_position(?, mutator)", [evaluation_id, names])]
+    failures = [{"model": mutator, "reason": reason, "count": count} for mutator, reason, count in store.query(
+        "SELECT mutator, regexp_replace(reason, ' at char [0-9]+', '') AS reason, count(*) FROM finetune.eval_predictions "
+        "WHERE evaluation_id = ? AND NOT conforms GROUP BY ALL ORDER BY 3 DESC, 1, 2 LIMIT 60", [evaluation_id])]
+    examples: dict[str, dict] = {}
+    for row in store.query(
+            "SELECT example_id, strategy, dbms, is_upper, original, expected, mutator, output, raw_output, exact, "
+            "normalised, conforms, reason, clean, fenced, prose, executable, oracle, error "
+            "FROM finetune.eval_predictions WHERE evaluation_id = ? ORDER BY strategy, example_id", [evaluation_id]):
+        example = examples.setdefault(row[0], {"example_id": row[0], "strategy": row[1], "dbms": row[2],
+                                                "is_upper": row[3], "original": row[4], "expected": row[5],
+                                                "outputs": {}})
+        example["outputs"][row[6]] = {"text": row[7], "raw": row[8], "exact": row[9], "normalised": row[10],
+                                      "conforms": row[11], "reason": row[12], "clean": row[13], "fenced": row[14],
+                                      "prose": row[15], "executable": row[16], "oracle": row[17], "error": row[18]}
+    return {"dataset": dataset, "evaluation_id": evaluation_id, "generated_at": f"{started} UTC", "target": target,
+            "models": models, "strategies": strategies, "per_strategy": per_strategy, "failures": failures,
+            "examples": list(examples.values())}
