@@ -31,11 +31,15 @@ DBT_ENV := PINOLOFT_WAREHOUSE=$(abspath $(WAREHOUSE)) DBT_SEND_ANONYMOUS_USAGE_S
 
 setup: system-packages venv
 
-# Debian packages the later stages and their tests need (MariaDB server for validation).
+# Debian packages the later stages and their tests need (MariaDB server for validation; Chromium, run headless, for
+# the evaluation report's page tests). Each is installed only when missing; chromium needs no recommends headless.
 system-packages:
-	@if command -v apt-get >/dev/null 2>&1 && ! command -v mariadbd >/dev/null 2>&1; then \
+	@PACKAGES=; \
+	command -v mariadbd >/dev/null 2>&1 || PACKAGES="$$PACKAGES mariadb-server mariadb-client"; \
+	command -v chromium >/dev/null 2>&1 || PACKAGES="$$PACKAGES chromium"; \
+	if [ -n "$$PACKAGES" ] && command -v apt-get >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends mariadb-server mariadb-client >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$PACKAGES >/dev/null; \
 	fi
 
 venv:

@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["render_html", "render_markdown", "write_reports", "sql_tokens", "diff_html", "verdict_token",
-           "CHART_BAR_MAX", "CHART_BAR_HEIGHT", "TOP_FAILURES"]
+__all__ = ["CHART_BAR_HEIGHT", "CHART_BAR_MAX", "TOP_FAILURES", "diff_html", "render_html", "render_markdown",
+           "sql_tokens", "verdict_token", "write_reports"]
 
 TOP_FAILURES = 15  # failure reasons shown per model
 CHART_BAR_MAX = 400.0  # px: the width of a 100% bar
@@ -56,7 +56,7 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _pct(part: int | float | None, whole: int | float | None) -> str:
+def _pct(part: float | None, whole: float | None) -> str:
     if part is None or not whole:
         return _DASH
     return f"{100.0 * part / whole:.1f}%"
@@ -111,17 +111,29 @@ def sql_tokens(sql: str) -> list[str]:
 
 
 def diff_html(before: str, after: str) -> str:
-    """`after`, escaped, with the tokens not in `before` in <ins> and the removed ones in <del> (a change: both)."""
+    """`after`, escaped, with the tokens not in `before` in <ins> and the removed ones in <del> (a change: both).
+
+    The common head and tail are set aside first: a mutation is a local edit, so difflib only sees the few tokens
+    around it (fast on 2,000-character queries, and the edit is reported where it is, not shifted by a space).
+    """
     old, new = sql_tokens(before), sql_tokens(after)
-    parts: list[str] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+    head = 0
+    while head < len(old) and head < len(new) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < len(old) - head and tail < len(new) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    parts: list[str] = [_e("".join(new[:head]))]
+    middle_old, middle_new = old[head:len(old) - tail], new[head:len(new) - tail]
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, middle_old, middle_new, autojunk=False).get_opcodes():
         if op == "equal":
-            parts.append(_e("".join(new[j1:j2])))
+            parts.append(_e("".join(middle_new[j1:j2])))
             continue
         if i2 > i1:
-            parts.append(f"<del>{_e(''.join(old[i1:i2]))}</del>")
+            parts.append(f"<del>{_e(''.join(middle_old[i1:i2]))}</del>")
         if j2 > j1:
-            parts.append(f"<ins>{_e(''.join(new[j1:j2]))}</ins>")
+            parts.append(f"<ins>{_e(''.join(middle_new[j1:j2]))}</ins>")
+    parts.append(_e("".join(new[len(new) - tail:])))
     return "".join(parts)
 
 
@@ -148,7 +160,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .panes { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: .6em; }
 .pane { border: 1px solid var(--line); border-radius: 4px; padding: .3em .5em; min-width: 0; }
 .pane h3 { font-size: .95em; margin: 0 0 .3em; }
-pre.sql { white-space: pre-wrap; word-break: break-all; margin: 0; font: 12.5px/1.4 ui-monospace, Menlo, Consolas,
+pre.sql { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; font: 12.5px/1.4 ui-monospace, Menlo, Consolas,
           monospace; }
 ins { background: #abf2bc; text-decoration: none; } del { background: #ffcecb; }
 .badge { display: inline-block; border-radius: 3px; padding: 0 .35em; margin: .1em .15em .1em 0; font-size: .8em;
@@ -282,8 +294,8 @@ def _chart_svg(models: list[dict], strategies: list[str], per_strategy: list[dic
     group = len(names) * CHART_BAR_HEIGHT + _CHART_GAP
     width = _CHART_LABEL + CHART_BAR_MAX + 70
     height = _CHART_TOP + len(strategies) * group + 16
-    out = [f'<svg id="strategy-chart" xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height}" '
-           f'viewBox="0 0 {width:g} {height}" role="img" aria-label="conformance per strategy and model">']
+    out = [(f'<svg id="strategy-chart" xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height}" '
+           f'viewBox="0 0 {width:g} {height}" role="img" aria-label="conformance per strategy and model">')]
     x = float(_CHART_LABEL)
     for i, name in enumerate(names):  # legend
         out.append(f'<g class="legend-item"><rect x="{x:g}" y="6" width="10" height="10" fill="{colours[name]}"/>'
@@ -391,8 +403,8 @@ def _example_html(example: dict, models: list[dict]) -> str:
     upper = example.get("is_upper")
     polarity = "" if upper is None else _badge("upper" if upper else "lower", None)
     panes = [f'<div class="pane original"><h3>original</h3><pre class="sql">{_e(original)}</pre></div>',
-             f'<div class="pane expected"><h3>expected</h3>'
-             f'<pre class="sql">{diff_html(original, example.get("expected") or "")}</pre></div>']
+             (f'<div class="pane expected"><h3>expected</h3>'
+             f'<pre class="sql">{diff_html(original, example.get("expected") or "")}</pre></div>')]
     for model in models:
         name = model["name"]
         output = outputs.get(name)
@@ -405,7 +417,8 @@ def _example_html(example: dict, models: list[dict]) -> str:
             parts.append(f'<p class="error">request failed: {_e(output["error"])}</p>')
         if output.get("text") is not None:
             parts.append(f'<pre class="sql">{diff_html(original, output["text"])}</pre>')
-        parts.append(f'<div class="badges">{_output_badges(output)}</div>')
+        if not (output.get("error") and output.get("text") is None):
+            parts.append(f'<div class="badges">{_output_badges(output)}</div>')
         if output.get("reason"):
             parts.append(f'<p class="reason">{_e(output["reason"])}</p>')
         raw = output.get("raw")
@@ -497,8 +510,8 @@ def render_markdown(data: dict) -> str:
     lines = [f"# Evaluation {data.get('evaluation_id')} of `{data.get('dataset')}`", "",
              f"Generated {data.get('generated_at')}; "
              + (f"executed on `{target}`." if target is not None else "execution not checked (no target)."),
-             f"{len(models)} models, {len(data.get('examples') or [])} examples. Percentages are of the examples; "
-             "the interval is the Wilson 95% interval of the conformance rate.", "", "## Summary", ""]
+             (f"{len(models)} models, {len(data.get('examples') or [])} examples. Percentages are of the examples; "
+             "the interval is the Wilson 95% interval of the conformance rate."), "", "## Summary", ""]
     rows = []
     for model in models:
         n = model.get("examples") or 0
@@ -541,7 +554,7 @@ def render_markdown(data: dict) -> str:
             if output is not None and verdict_token(output) in ("fails", "error"):
                 why = f"request failed: {output['error']}" if output.get("error") else \
                     (output.get("reason") or "(no reason given)")
-                first.append([f"`{_md(example.get('example_id'))}`", f"`{_md(example.get('strategy'))}`",
+                first.append([f"`{_md(str(example.get('example_id'))[:12])}`", f"`{_md(example.get('strategy'))}`",
                               _md(model["name"]), _md(why)])
         if len(first) >= 5:
             break
