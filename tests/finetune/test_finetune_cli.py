@@ -128,3 +128,22 @@ def test_make_train_is_a_dry_run(tmp_path):
     assert "dataset demo" in result.stdout
     assert "cannot submit: no API key (environment variable OPENAI_API_KEY is not set)" in result.stdout
     assert "dry run: nothing was sent" in result.stdout
+
+
+def test_make_evaluate_with_the_api_free_mutators(tmp_path):
+    """`make evaluate DATASET=demo MODELS="reference identity"` needs no key and no network, and writes the report."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith(("OPENAI_", "AZURE_OPENAI_"))}
+    warehouse = tmp_path / "warehouse.duckdb"
+    report = ROOT / "data" / "reports" / "demo" / "evaluation.html"
+    report.unlink(missing_ok=True)
+    result = subprocess.run(["make", "--no-print-directory", "evaluate", "DATASET=demo", "MODELS=reference identity",
+                             f"WAREHOUSE={warehouse}", "QUIET=--quiet"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600, env=clean)
+    assert result.returncode == 0, result.stderr
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = dict(con.execute("SELECT mutator, [examples, exact, conforms, executable] FROM finetune.eval_metrics "
+                                "WHERE strategy = '*' AND dbms = '*'").fetchall())
+        examples = len((ROOT / "data" / "exports" / "demo" / "test.jsonl").read_text().splitlines())
+    assert rows == {"reference": [examples, examples, examples, examples], "identity": [examples, 0, 0, examples]}
+    assert "report: data/reports/demo/evaluation.html and data/reports/demo/evaluation.md" in result.stdout
+    assert report.read_text().count('id="summary"') == 1
