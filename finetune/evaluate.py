@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import openai
 import yaml
 
 from mutations import apply, check
@@ -40,7 +39,7 @@ from mutations.tokens import tokenize
 
 from .client import Service, call
 from .errors import FinetuneError, PlanError, ServiceRefused
-from .store import Store, dumps, now_utc
+from .store import Store, now_utc
 
 __all__ = ["Mutator", "Example", "parse_mutators", "load_examples", "judge_output", "clean_output", "wilson",
            "evaluate", "EvaluationResult", "EVAL_TABLES"]

@@ -312,18 +312,18 @@ def _result_text(content: bytes) -> str:
 
 def _result_rows(job_id: str, file_id: str, text: str) -> list[dict]:
     """The result CSV (`step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy`) as rows."""
-    reader = csv.DictReader(io.StringIO(text))
-    rows = []
-    for line in reader:
-        def number(name: str) -> float | None:
-            value = (line.get(name) or "").strip()
-            return float(value) if value else None
+    def number(line: dict, name: str) -> float | None:
+        value = (line.get(name) or "").strip()
+        return float(value) if value else None
 
+    rows = []
+    for line in csv.DictReader(io.StringIO(text)):
         if not (line.get("step") or "").strip():
             continue
-        rows.append({"job_id": job_id, "step": int(float(line["step"])), "train_loss": number("train_loss"),
-                     "train_accuracy": number("train_accuracy"), "valid_loss": number("valid_loss"),
-                     "valid_mean_token_accuracy": number("valid_mean_token_accuracy"), "result_file_id": file_id})
+        rows.append({"job_id": job_id, "step": int(float(line["step"])), "train_loss": number(line, "train_loss"),
+                     "train_accuracy": number(line, "train_accuracy"), "valid_loss": number(line, "valid_loss"),
+                     "valid_mean_token_accuracy": number(line, "valid_mean_token_accuracy"),
+                     "result_file_id": file_id})
     return rows
 
 
