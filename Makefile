@@ -22,11 +22,18 @@ DSN ?=
 ALL ?=
 JOBS ?= 1
 REPEATS ?= 3
+BACKEND ?= openai
+BASE_MODEL ?=
+LORA_R ?=
+MERGE ?=
+MODEL_DIR ?=
+PORT ?= 8000
+SERVE_NAME ?=
 # dbt must not phone home: there is no network at run time.
 DBT_ENV := PINOLOFT_WAREHOUSE=$(abspath $(WAREHOUSE)) DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_NO_VERSION_CHECK=True
 
 .PHONY: setup system-packages venv test demo ingest check transform validate validate-run validation-report \
-	export train experiments evaluate docs sample server-start server-stop \
+	export train serve experiments evaluate docs sample server-start server-stop \
 	bench-mutations bench-generate bench-ingest bench-transform bench-export bench-validation clean
 
 setup: system-packages venv
@@ -45,7 +52,7 @@ system-packages:
 venv:
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,local]'
 
 test:
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -89,12 +96,21 @@ export:
 	$(PY) -m exporters $(QUIET) export $(if $(DATASET),--dataset $(DATASET)) --warehouse $(WAREHOUSE)
 
 # A fine-tuning job on the exported dataset: a dry run (check, cost, plan) unless SUBMIT=1. The export is made
-# first when it is missing (from PINOLO_OUTPUT, the bundled sample by default).
+# first when it is missing (from PINOLO_OUTPUT, the bundled sample by default). BACKEND=local BASE_MODEL=DIR:
+# LoRA on a local model folder, trained right away (resumes from its last checkpoint when rerun).
 train:
 	@test -n "$(DATASET)" || { echo "make train needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
+	@test "$(BACKEND)" != local -o -n "$(BASE_MODEL)" || { echo "make train BACKEND=local needs BASE_MODEL=<local model folder>"; exit 2; }
 	@test -f data/exports/$(DATASET)/train.jsonl || $(MAKE) --no-print-directory ingest transform export
-	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) train --dataset $(DATASET) --epochs $(EPOCHS) \
-		$(if $(MODEL),--model $(MODEL)) $(if $(SUFFIX),--suffix $(SUFFIX)) $(if $(SUBMIT),--submit)
+	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) train --backend $(BACKEND) --dataset $(DATASET) --epochs $(EPOCHS) \
+		$(if $(MODEL),--model $(MODEL)) $(if $(SUFFIX),--suffix $(SUFFIX)) $(if $(SUBMIT),--submit) \
+		$(if $(BASE_MODEL),--base-model $(BASE_MODEL)) $(if $(LORA_R),--lora-r $(LORA_R)) $(if $(MERGE),--merge)
+
+# An OpenAI-compatible server on 127.0.0.1:PORT for a LoRA adapter or merged model folder (vLLM when installed
+# with a GPU, else transformers): then OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 OPENAI_API_KEY=x make evaluate.
+serve:
+	@test -n "$(MODEL_DIR)" || { echo "make serve needs MODEL_DIR=<adapter or model folder> (e.g. data/finetune/local/<job>/adapter)"; exit 2; }
+	$(PY) -m finetune $(QUIET) serve --model-dir $(MODEL_DIR) --port $(PORT) $(if $(SERVE_NAME),--name $(SERVE_NAME))
 
 # Mutators side by side on the dataset's test split: MODELS="reference identity base=gpt-4o-mini-2024-07-18
 # ft=ft:… job:ftjob-…"; writes data/reports/<dataset>/evaluation.html and .md.

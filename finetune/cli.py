@@ -1,4 +1,5 @@
-"""`python -m finetune`: plan (dry run), submit, watch, list, status, cancel, experiments, compare, plot.
+"""`python -m finetune`: plan (dry run), submit, watch, list, status, cancel, experiments, compare, plot;
+`train --backend local` (LoRA on a local model folder) and `serve` (an OpenAI-compatible server for it).
 
 Exit codes (only this module maps errors to them): 0 ok; 1 a step failed (plan, data, service error);
 2 usage; 3 the service refused (401, 403); 4 the job failed or was cancelled; 130 interrupted (what was
@@ -20,6 +21,10 @@ from validation.errors import ValidationError
 from .errors import FinetuneError, JobFailed, ServiceRefused
 
 log = logging.getLogger("finetune")
+
+
+class UsageError(Exception):
+    """Options that do not go together (exit 2, like argparse's own usage errors)."""
 
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
 DEFAULT_PLOTS = Path("data/finetune/plots")
@@ -59,6 +64,14 @@ def _watch(args, store, service, job_id: str) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.backend == "local":
+        return _train_local(args)
+    local_only = [flag for flag, value in (("--base-model", args.base_model), ("--lora-r", args.lora_r),
+                                           ("--lora-alpha", args.lora_alpha), ("--learning-rate", args.learning_rate),
+                                           ("--max-steps", args.max_steps), ("--output-dir", args.output_dir),
+                                           ("--merge", args.merge)) if value not in (None, False)]
+    if local_only:
+        raise UsageError(f"{', '.join(local_only)}: only with --backend local")
     from .jobs import submit
     from .plan import Hyperparameters, plan_training
 
@@ -75,6 +88,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_watch:
         return 0
     return _watch(args, store, service, job_id)
+
+
+def _train_local(args: argparse.Namespace) -> int:
+    """The LoRA backend: no service, no key, no cost, so no dry run: the plan is printed, then it trains (or
+    resumes the same job from its last checkpoint)."""
+    from .local import plan_local, train_local
+
+    if not args.base_model:
+        raise UsageError("--backend local needs --base-model DIR (a local model folder; make train BASE_MODEL=DIR)")
+    plan = plan_local(args.dataset, args.base_model, exports=args.exports, epochs=args.epochs,
+                      batch_size=args.batch_size, learning_rate=args.learning_rate,
+                      lora_r=8 if args.lora_r is None else args.lora_r,
+                      lora_alpha=16 if args.lora_alpha is None else args.lora_alpha, max_length=args.max_length,
+                      seed=args.seed, max_steps=args.max_steps, output_dir=args.output_dir, merge=args.merge)
+    print(plan.describe())
+    result = train_local(plan, _store(args), quiet=args.quiet)
+    losses = ""
+    if result.first_loss is not None:
+        losses = f"; train loss {result.first_loss:.4f} -> {result.last_loss:.4f}"
+    print(f"{result.job_id}: {result.status} at step {result.global_step} of {result.total_steps}"
+          + (f" (resumed from {result.resumed_from})" if result.resumed_from else "")
+          + f"; {len(result.checkpoints)} checkpoint(s){losses}")
+    if result.adapter_dir:
+        print(f"adapter: {result.adapter_dir} (make serve MODEL_DIR={result.adapter_dir}; served as {plan.final_name},"
+              " in finetune.models)")
+    if result.merged_dir:
+        print(f"merged model: {result.merged_dir}")
+    if result.status != "succeeded":
+        print("stopped before the end: run the same command again to resume from the last checkpoint")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    return serve(args.model_dir, name=args.name, host=args.host, port=args.port, engine=args.engine,
+                 max_new_tokens=args.max_new_tokens)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -244,7 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--poll", type=float, default=5.0, help="first poll interval in seconds (backs off to 60)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="plan a job (dry run) or submit it with --submit")
+    train = commands.add_parser("train", help="plan a job (dry run) or submit it with --submit; --backend local "
+                                "trains a LoRA adapter on a local model folder")
+    train.add_argument("--backend", choices=["openai", "local"], default="openai",
+                       help="openai (default): a fine-tuning API; local: LoRA with transformers + peft")
     train.add_argument("--dataset", required=True)
     train.add_argument("--exports", type=Path, default=Path("data/exports"))
     train.add_argument("--model", help="default: the model table's default (gpt-4o-mini-2024-07-18)")
@@ -255,7 +308,27 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--submit", action="store_true", help="upload and create the job (otherwise a dry run)")
     train.add_argument("--no-watch", action="store_true", help="return after submitting")
+    local = train.add_argument_group("--backend local (LoRA on a local model folder; nothing is downloaded)")
+    local.add_argument("--base-model", type=Path, help="local model folder (config.json, weights, tokenizer)")
+    local.add_argument("--lora-r", type=int, help="LoRA rank (default 8)")
+    local.add_argument("--lora-alpha", type=int, help="LoRA alpha (default 16)")
+    local.add_argument("--learning-rate", type=float, help="default 2e-4")
+    local.add_argument("--max-length", type=int, default=2048, help="tokens per example, longer ones cut (2048)")
+    local.add_argument("--max-steps", type=int,
+                       help="stop after this many optimizer steps in all (a checkpoint is saved; rerun to resume)")
+    local.add_argument("--output-dir", type=Path, help="default data/finetune/local/<job>")
+    local.add_argument("--merge", action="store_true", help="also write the merged model to <output-dir>/merged")
     train.set_defaults(handler=cmd_train)
+
+    serving = commands.add_parser("serve", help="an OpenAI-compatible server for a local adapter or model folder")
+    serving.add_argument("--model-dir", type=Path, required=True, help="adapter folder or full/merged model folder")
+    serving.add_argument("--port", type=int, default=8000)
+    serving.add_argument("--host", default="127.0.0.1")
+    serving.add_argument("--name", help="served model name (default: from the folder's pinoloft.json, or its name)")
+    serving.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto",
+                         help="auto: vLLM when installed and a GPU is visible, else transformers")
+    serving.add_argument("--max-new-tokens", type=int, help="cap on generated tokens per request (transformers)")
+    serving.set_defaults(handler=cmd_serve)
 
     watch = commands.add_parser("watch", help="follow a job until it ends (resumable)")
     watch.add_argument("job", nargs="?", help="default: the newest unfinished job in the warehouse")
@@ -307,10 +380,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     setup_logging(quiet=args.quiet, verbose=args.verbose)
     try:
         return args.handler(args)
+    except UsageError as error:
+        parser.print_usage(sys.stderr)
+        log.error("%s", error)
+        return 2
     except ServiceRefused as error:
         log.error("%s", error)
         return 3

@@ -33,3 +33,7 @@ class JobFailed(FinetuneError):
 
 class ExperimentError(FinetuneError):
     """An experiment config is malformed (the message names the file and the key)."""
+
+
+class LocalModelError(FinetuneError):
+    """The local backend cannot find or load a model on disk (nothing is ever downloaded), or lacks its extra."""
