@@ -9,6 +9,7 @@ stored stays; `watch` resumes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -236,26 +237,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     mutators = parse_mutators(args.models, store)
     service = _service(args) if any(mutator.kind == "chat" for mutator in mutators) else None
     server = executor = target = None
-    started_here = False
     if args.execute != "no":
         from validation import ThrowawayServer, mariadb_binaries
 
         if mariadb_binaries() is not None:
             server = ThrowawayServer(args.server_dir)
-            started_here = server.running() is None
-            server.start()
-            executor, target = validation_executor(server.reader(), server.admin()), "mariadb"
         elif args.execute == "yes":
             raise FinetuneError("--execute yes needs the MariaDB server (make setup installs it)")
         else:
             log.warning("execution not checked: the MariaDB server is not installed (make setup installs it)")
-    try:
+    with server.running_here() if server is not None else contextlib.nullcontext():
+        if server is not None:
+            executor, target = validation_executor(server.reader(), server.admin()), "mariadb"
         result = evaluate(args.dataset, mutators, store, exports=args.exports, service=service, limit=args.limit,
                           concurrency=args.concurrency, requests_per_minute=args.rpm, executor=executor,
                           target=target, reports=args.reports, quiet=args.quiet)
-    finally:
-        if server is not None and started_here:
-            server.stop()
     rows = store.query(
         "SELECT mutator, examples, exact, normalised, conforms, printf('%.0f%%', 100 * conforms_rate), "
         "printf('[%.0f%%, %.0f%%]', 100 * conforms_ci_low, 100 * conforms_ci_high), clean, executable, oracle_holds, "

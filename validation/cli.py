@@ -65,13 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = validate(args.warehouse, scope, settings, reader, admin, reader_host=reader_host, quiet=args.quiet)
     else:
         server = ThrowawayServer(args.server_dir)
-        started_here = server.running() is None
-        try:
-            server.start()
+        with server.running_here(keep=args.keep_server):
             report = validate(args.warehouse, scope, settings, server.reader(), server.admin(), quiet=args.quiet)
-        finally:
-            if started_here and not args.keep_server:  # a server someone else started stays up
-                server.stop()
     print(report.describe(), file=sys.stderr)
     return 0
 

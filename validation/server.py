@@ -22,8 +22,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
@@ -229,6 +231,17 @@ class ThrowawayServer:
         self.state_path.unlink(missing_ok=True)
         log.info("stopped MariaDB (pid %d)", pid)
         return True
+
+    @contextmanager
+    def running_here(self, keep: bool = False) -> Iterator[dict]:
+        """The server running for the block: started if needed, and stopped after it only when this block
+        started it (and `keep` is false): a server someone else started stays up."""
+        started_here = self.running() is None
+        try:
+            yield self.start()
+        finally:
+            if started_here and not keep:
+                self.stop()
 
     def kill(self) -> None:
         """SIGKILL the server, as a crash would (tests use it)."""
