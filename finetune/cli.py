@@ -128,12 +128,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
                  max_new_tokens=args.max_new_tokens)
 
 
+def _api_job(job_id: str) -> str:
+    """`job_id`, unless it is a local LoRA job, which no service knows."""
+    if job_id.startswith("local-"):
+        raise UsageError(f"{job_id} is a local LoRA job: `train --backend local` follows it itself (rerun the same "
+                         "command to resume it); its state is in finetune.jobs (`python -m finetune list`)")
+    return job_id
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     store = _store(args)
-    job_id = args.job
+    job_id = args.job and _api_job(args.job)
     if job_id is None:
-        rows = store.query("SELECT job_id FROM finetune.jobs ORDER BY (status IN ('succeeded', 'failed', 'cancelled')), "
-                           "created_at DESC LIMIT 1")
+        rows = store.query("SELECT job_id FROM finetune.jobs WHERE endpoint IS DISTINCT FROM 'local' "
+                           "ORDER BY (status IN ('succeeded', 'failed', 'cancelled')), created_at DESC LIMIT 1")
         if not rows:
             raise FinetuneError("no job in the warehouse yet: name one, or submit with make train SUBMIT=1")
         job_id = rows[0][0]
@@ -163,7 +171,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     service = _service(args)
     store = _store(args)
-    job = call(f"reading job {args.job}", service.client().fine_tuning.jobs.retrieve, args.job)
+    job = call(f"reading job {args.job}", service.client().fine_tuning.jobs.retrieve, _api_job(args.job))
     record_job(store, service, job)
     line = f"{job.id}: {job.status} on {job.model}"
     if job.fine_tuned_model:
@@ -179,7 +187,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     from .jobs import cancel
 
-    job = cancel(args.job, _store(args), _service(args))
+    job = cancel(_api_job(args.job), _store(args), _service(args))
     print(f"{job.id}: {job.status}")
     return 0
 

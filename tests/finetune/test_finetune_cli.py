@@ -147,3 +147,10 @@ def test_make_evaluate_with_the_api_free_mutators(tmp_path):
     assert rows == {"reference": [examples, examples, examples, examples], "identity": [examples, 0, 0, examples]}
     assert "report: data/reports/demo/evaluation.html and data/reports/demo/evaluation.md" in result.stdout
     assert report.read_text().count('id="summary"') == 1
+
+
+def test_api_commands_decline_local_jobs(tmp_path):
+    for command in (("watch", "local-0123456789ab"), ("status", "local-0123456789ab"), ("cancel", "local-0123456789ab")):
+        result = finetune("--warehouse", str(tmp_path / "w.duckdb"), *command, env={})
+        assert result.returncode == 2, command
+        assert "local-0123456789ab is a local LoRA job: `train --backend local` follows it itself" in result.stderr
