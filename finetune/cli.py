@@ -166,12 +166,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    _api_job(args.job)
     from .client import call
     from .jobs import record_job
 
     service = _service(args)
     store = _store(args)
-    job = call(f"reading job {args.job}", service.client().fine_tuning.jobs.retrieve, _api_job(args.job))
+    job = call(f"reading job {args.job}", service.client().fine_tuning.jobs.retrieve, args.job)
     record_job(store, service, job)
     line = f"{job.id}: {job.status} on {job.model}"
     if job.fine_tuned_model:
