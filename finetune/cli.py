@@ -166,10 +166,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _api_job(args.job)
     from .client import call
     from .jobs import record_job
 
+    _api_job(args.job)
     service = _service(args)
     store = _store(args)
     job = call(f"reading job {args.job}", service.client().fine_tuning.jobs.retrieve, args.job)
