@@ -137,7 +137,7 @@ demo:
 		echo "validation skipped: the MariaDB server (mariadbd, mariadb-install-db) is not installed; run make setup"; \
 	fi
 	$(MAKE) --no-print-directory export DATASET=demo
-	@echo "warehouse: $(WAREHOUSE)   exports: data/exports/demo/   report: data/exports/demo/report.md   validation: data/validation/mariadb/report.md"
+	@echo "warehouse: $(WAREHOUSE)   exports: data/exports/demo/   report: data/exports/demo/report.md$$(test -f data/validation/mariadb/report.md && echo '   validation: data/validation/mariadb/report.md')"
 
 sample:
 	$(PY) -m mutations generate --root examples/pinolo-output --runs 2 --dbms mysql,mariadb --tasks 3 --queries 12 --seed 20261124 --faults 0.05
