@@ -47,23 +47,27 @@ def job_id(n: int) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def fake():
+def fake_openai():
+    """Overrides conftest's: a fixed clock, so every timestamp is exact; and no exception may escape a handler."""
     with FakeOpenAI(clock=lambda: NOW) as server:
         yield server
-    assert server.errors == []  # no exception escaped a handler
+    assert server.errors == []
+
+
+# Short names for this file's many tests; the clients are conftest's, on the fixed-clock fake above.
+@pytest.fixture
+def fake(fake_openai):
+    return fake_openai
 
 
 @pytest.fixture
-def client(fake):
-    with openai.OpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0) as sdk:
-        yield sdk
+def client(openai_client):
+    return openai_client
 
 
 @pytest.fixture
-def azure(fake):
-    with openai.AzureOpenAI(azure_endpoint=fake.azure_endpoint, api_key=fake.api_key,
-                            api_version=AZURE_API_VERSION, max_retries=0) as sdk:
-        yield sdk
+def azure(azure_client):
+    return azure_client
 
 
 def upload(sdk, content: bytes = TRAIN_BYTES, name: str = "train.jsonl") -> FileObject:
