@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LocalModelError, PlanError
+from .plan import positive_or_auto
 from .store import Store, now_utc
 
 __all__ = ["LocalPlan", "LocalResult", "plan_local", "train_local", "tokenize_conversation", "Collator",
@@ -272,15 +273,8 @@ def plan_local(dataset: str, base_model: str | Path, *, exports: Path = Path("da
     base = require_model_dir(base_model)
 
     def number(name, raw, kind, default):
-        if raw is None or str(raw).strip().lower() == "auto":
-            return default
-        try:
-            value = kind(raw)
-        except (TypeError, ValueError):
-            raise PlanError(f"{name} must be a number or auto, not {raw!r}") from None
-        if value <= 0:
-            raise PlanError(f"{name} must be positive, not {raw!r}")
-        return value
+        value = positive_or_auto(name, raw, kind)
+        return default if value == "auto" else value
 
     epochs = number("epochs", epochs, int, DEFAULT_EPOCHS)
     batch_size = number("batch size", batch_size, int, DEFAULT_BATCH_SIZE)

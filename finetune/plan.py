@@ -21,10 +21,23 @@ from exporters.errors import UnknownModelError
 from .client import Service
 from .errors import PlanError
 
-__all__ = ["Hyperparameters", "TrainingPlan", "plan_training", "derive_fraction"]
+__all__ = ["Hyperparameters", "TrainingPlan", "plan_training", "derive_fraction", "positive_or_auto"]
 
 DEFAULT_EXPORTS = Path("data/exports")
 DEFAULT_SEED = 42
+
+
+def positive_or_auto(name: str, raw, kind: type) -> int | float | str:
+    """`raw` as a positive `kind`, or "auto" when it is None or "auto"; PlanError naming `name` otherwise."""
+    if raw is None or str(raw).strip().lower() == "auto":
+        return "auto"
+    try:
+        number = kind(raw)
+    except (TypeError, ValueError):
+        raise PlanError(f"{name} must be a number or auto, not {raw!r}") from None
+    if number <= 0:
+        raise PlanError(f"{name} must be positive, not {raw!r}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -38,19 +51,9 @@ class Hyperparameters:
     @staticmethod
     def parse(n_epochs: str | int | None, batch_size: str | int | None, learning_rate_multiplier: str | float | None
               ) -> "Hyperparameters":
-        def value(name: str, raw, kind):
-            if raw is None or str(raw).strip().lower() == "auto":
-                return "auto"
-            try:
-                number = kind(raw)
-            except (TypeError, ValueError):
-                raise PlanError(f"{name} must be a number or auto, not {raw!r}") from None
-            if number <= 0:
-                raise PlanError(f"{name} must be positive, not {raw!r}")
-            return number
-
-        return Hyperparameters(value("epochs", n_epochs, int), value("batch size", batch_size, int),
-                               value("learning rate multiplier", learning_rate_multiplier, float))
+        return Hyperparameters(positive_or_auto("epochs", n_epochs, int),
+                               positive_or_auto("batch size", batch_size, int),
+                               positive_or_auto("learning rate multiplier", learning_rate_multiplier, float))
 
     def as_dict(self) -> dict[str, int | float | str]:
         return {"n_epochs": self.n_epochs, "batch_size": self.batch_size,
