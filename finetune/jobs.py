@@ -30,7 +30,7 @@ from mutations.console import progress_bar
 
 from .client import Service, call
 from .errors import FileRejected, JobFailed, PlanError, ServiceError
-from .plan import TrainingPlan, _sha256
+from .plan import TrainingPlan, file_sha256
 from .store import Store, dumps, now_utc, timestamp
 
 __all__ = ["submit", "watch", "record_job", "cancel", "WatchResult", "TERMINAL", "REUSABLE"]
@@ -63,7 +63,7 @@ def find_existing_job(client: openai.OpenAI, plan: TrainingPlan) -> Any | None:
 def _upload(client: openai.OpenAI, store: Store, service: Service, path: Path, dataset: str, split: str,
             poll_s: float, timeout_s: float) -> str:
     """A processed file id for `path`: an earlier upload of the same bytes, or a new one."""
-    sha256 = _sha256(path)
+    sha256 = file_sha256(path)
     known = store.query(
         "SELECT file_id FROM finetune.files WHERE endpoint = ? AND sha256 = ? AND purpose = 'fine-tune' "
         "AND status = 'processed' ORDER BY recorded_at DESC", [service.endpoint, sha256])

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LocalModelError, PlanError
-from .plan import positive_or_auto
+from .plan import dataset_hash, positive_or_auto
 from .store import Store, now_utc
 
 __all__ = ["LocalPlan", "LocalResult", "plan_local", "train_local", "tokenize_conversation", "Collator",
@@ -202,10 +202,6 @@ class Collator:
 # -- plan ----------------------------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @dataclass
 class LocalPlan:
     dataset: str
@@ -284,11 +280,8 @@ def plan_local(dataset: str, base_model: str | Path, *, exports: Path = Path("da
             raise PlanError(f"{name} must be positive, not {value}")
     if max_steps is not None and max_steps <= 0:
         raise PlanError(f"max steps must be positive, not {max_steps}")
-    data = hashlib.sha256()
-    for path in (train, validation):
-        data.update((_sha256(path) if path else "-").encode())
     plan = LocalPlan(dataset, train, validation, base, epochs, batch_size, learning_rate, lora_r, lora_alpha,
-                     lora_dropout, max_length, seed, data.hexdigest(), "", "", Path(), max_steps, merge, experiment)
+                     lora_dropout, max_length, seed, dataset_hash(train, validation), "", "", Path(), max_steps, merge, experiment)
     plan.params_hash = hashlib.sha256(json.dumps(plan.params(), sort_keys=True).encode()).hexdigest()
     plan.job_id = "local-" + hashlib.sha256(f"{plan.dataset_hash}:{plan.params_hash}".encode()).hexdigest()[:12]
     plan.output_dir = Path(output_dir) if output_dir else DEFAULT_OUTPUT / plan.job_id

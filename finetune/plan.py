@@ -21,7 +21,8 @@ from exporters.errors import UnknownModelError
 from .client import Service
 from .errors import PlanError
 
-__all__ = ["Hyperparameters", "TrainingPlan", "plan_training", "derive_fraction", "positive_or_auto"]
+__all__ = ["Hyperparameters", "TrainingPlan", "plan_training", "derive_fraction", "positive_or_auto", "file_sha256",
+           "dataset_hash"]
 
 DEFAULT_EXPORTS = Path("data/exports")
 DEFAULT_SEED = 42
@@ -152,8 +153,16 @@ def _size(path: Path) -> str:
     return f"{path.stat().st_size:,} bytes"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dataset_hash(train: Path, validation: Path | None) -> str:
+    """The fingerprint of the exact training and validation bytes a job trains on."""
+    data = hashlib.sha256()
+    for path in (train, validation):
+        data.update((file_sha256(path) if path else "-").encode())
+    return data.hexdigest()
 
 
 def derive_fraction(source: Path, target: Path, fraction: float, seed: int) -> int:
@@ -201,9 +210,6 @@ def plan_training(
         validation_check = check_file(validation, spec, quiet=quiet)
     else:
         validation = None
-    data = hashlib.sha256()
-    for path in (train, validation):
-        data.update((_sha256(path) if path else "-").encode())
     params = {"model": spec.name, "method": "supervised", "hyperparameters": hyperparameters.as_dict(),
               "suffix": suffix, "seed": seed}
     params_hash = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
@@ -218,4 +224,4 @@ def plan_training(
     if not service.has_key:
         problems.append(f"no API key ({service.key_source} is not set)")
     return TrainingPlan(dataset, experiment, train, validation, spec.name, hyperparameters, suffix, seed,
-                        train_check, validation_check, data.hexdigest(), params_hash, service, problems)
+                        train_check, validation_check, dataset_hash(train, validation), params_hash, service, problems)
