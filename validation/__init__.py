@@ -16,7 +16,7 @@ from .errors import (
 from .guard import split_data_sql, statement_refusal
 from .oracle import Outcome, compare, oracle, result_digest, row_string
 from .run import RunReport, RunSettings, check_read_only, validate
-from .runner import StatementRunner, WorkItem, log_row_dict, run_pair, run_pairs
+from .runner import StatementRunner, WorkItem, log_row_dict, run_pairs
 from .scope import Scope
 from .server import Endpoint, ThrowawayServer, mariadb_binaries, parse_dsn
 from .targets import Target, error_class, load_target
@@ -47,7 +47,6 @@ __all__ = [
     "result_digest",
     "row_string",
     "log_row_dict",
-    "run_pair",
     "run_pairs",
     "split_data_sql",
     "statement_refusal",

@@ -14,17 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
-    "ORACLE_OUTCOMES",
-    "STATUSES",
     "Outcome",
     "compare",
     "oracle",
     "result_digest",
     "row_string",
 ]
-
-STATUSES = ("ok", "error", "timeout", "row_cap", "refused", "connection_lost", "no_database")
-ORACLE_OUTCOMES = ("holds", "violated", "incomparable")
 
 
 @dataclass(slots=True)

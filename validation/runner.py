@@ -2,7 +2,7 @@
 
 `StatementRunner` owns one read-only connection. `execute` refuses anything but one SELECT/WITH statement
 (the refusal is the outcome; the text is never sent), runs the rest under the target's per-statement time
-limit and row cap, and returns the outcome with PINOLO's row multiset. `run_pair` executes a pair's
+limit and row cap, and returns the outcome with PINOLO's row multiset. `run_pairs` executes pairs'
 original and mutated query `repeats` times and returns one log row per repeat.
 
 When the connection dies, the runner reconnects and retries the statement once; a statement that loses the
@@ -28,7 +28,7 @@ from .server import Endpoint
 from .store import WORK_COLUMNS, now_utc
 from .targets import Target, error_class
 
-__all__ = ["StatementRunner", "WorkItem", "run_pair"]
+__all__ = ["StatementRunner", "WorkItem", "log_row_dict", "run_pairs"]
 
 log = logging.getLogger(__name__)
 
@@ -251,11 +251,6 @@ class StatementRunner:
                 last = error
         raise ServerLost(f"the server at {self.endpoint.describe()} went away ({_text(cause)}) and did not come "
                          f"back ({last}); rerun to continue where this run stopped")
-
-
-def run_pair(runner: StatementRunner, item: WorkItem, repeats: int) -> list[dict]:
-    """Execute `item` `repeats` times (original, then mutated, each time): one log row per repeat."""
-    return run_pairs(runner, [item], repeats)
 
 
 def run_pairs(runner: StatementRunner, items: Sequence[WorkItem], repeats: int) -> list[dict]:
