@@ -42,42 +42,13 @@ from .errors import FinetuneError, PlanError, ServiceRefused
 from .store import Store, now_utc
 
 __all__ = ["Mutator", "Example", "parse_mutators", "load_examples", "judge_output", "clean_output", "wilson",
-           "evaluate", "EvaluationResult", "EVAL_TABLES"]
+           "evaluate", "EvaluationResult"]
 
 log = logging.getLogger(__name__)
 
 PRICES_PATH = Path(__file__).resolve().parent / "config" / "inference_prices.yml"
 CHAT_PARAMETERS = {"temperature": 0, "max_tokens": 4096}
 _CACHE_FLUSH = 20
-
-EVAL_TABLES: dict[str, tuple[str, ...]] = {
-    "eval_runs": (
-        "evaluation_id BIGINT PRIMARY KEY", "dataset_name VARCHAR", "mutators VARCHAR[]", "mutator_kinds VARCHAR[]",
-        "mutator_models VARCHAR[]", "examples BIGINT",
-        "example_limit BIGINT", "target VARCHAR", "endpoint VARCHAR", "started_at TIMESTAMP", "finished_at TIMESTAMP",
-        "report_path VARCHAR",
-    ),
-    "eval_cache": (
-        "cache_key VARCHAR PRIMARY KEY", "endpoint VARCHAR", "model VARCHAR", "response VARCHAR",
-        "prompt_tokens BIGINT", "completion_tokens BIGINT", "created_at TIMESTAMP",
-    ),
-    "eval_predictions": (
-        "evaluation_id BIGINT", "mutator VARCHAR", "example_id VARCHAR", "strategy VARCHAR", "dbms VARCHAR",
-        "is_upper BOOLEAN", "original VARCHAR", "expected VARCHAR", "raw_output VARCHAR", "output VARCHAR",
-        "exact BOOLEAN", "normalised BOOLEAN", "conforms BOOLEAN", "reason VARCHAR", "reason_kind VARCHAR",
-        "clean BOOLEAN", "fenced BOOLEAN", "prose BOOLEAN", "executable BOOLEAN", "oracle VARCHAR", "error VARCHAR",
-        "prompt_tokens BIGINT", "completion_tokens BIGINT", "cost_usd DOUBLE", "cached BOOLEAN",
-        "PRIMARY KEY (evaluation_id, mutator, example_id)",
-    ),
-    "eval_metrics": (
-        "evaluation_id BIGINT", "mutator VARCHAR", "strategy VARCHAR", "dbms VARCHAR", "examples BIGINT",
-        "exact BIGINT", "normalised BIGINT", "conforms BIGINT", "conforms_rate DOUBLE", "conforms_ci_low DOUBLE",
-        "conforms_ci_high DOUBLE", "exact_ci_low DOUBLE", "exact_ci_high DOUBLE", "clean BIGINT", "fenced BIGINT",
-        "prose BIGINT", "executable BIGINT", "oracle_holds BIGINT", "errors BIGINT", "prompt_tokens BIGINT",
-        "completion_tokens BIGINT", "cost_usd DOUBLE",
-        "PRIMARY KEY (evaluation_id, mutator, strategy, dbms)",
-    ),
-}
 
 
 # -- mutators ------------------------------------------------------------------------------------------------
@@ -335,8 +306,6 @@ def evaluate(
         where = service.key_source if service else "environment variable OPENAI_API_KEY"
         raise PlanError(f"chat models need an API key ({where} is not set); reference and identity need none")
     with store.transaction() as con:
-        for table, columns in EVAL_TABLES.items():
-            con.execute(f"CREATE TABLE IF NOT EXISTS finetune.{table} ({', '.join(columns)})")
         evaluation_id = con.execute("SELECT coalesce(max(evaluation_id), 0) + 1 FROM finetune.eval_runs").fetchall()[0][0]
         Store.upsert(con, "eval_runs", {
             "evaluation_id": evaluation_id, "dataset_name": dataset, "mutators": [m.name for m in mutators],

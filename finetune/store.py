@@ -1,5 +1,6 @@
 """The `finetune` schema of the warehouse: uploaded files, jobs, their snapshots, events, metrics,
-checkpoints and result files, the models evaluation reads, and experiments.
+checkpoints and result files, the models evaluation reads, experiments, and the evaluation's runs, cache,
+predictions and metrics.
 
 Every write opens the warehouse, writes in one transaction (ingest's `write_transaction`: finetune is on
 floor 3 and may use the floors below) and closes it again, so a job watched for hours
@@ -66,6 +67,33 @@ TABLES: dict[str, tuple[str, ...]] = {
         "fraction DOUBLE", "model VARCHAR", "n_epochs VARCHAR", "batch_size VARCHAR",
         "learning_rate_multiplier VARCHAR", "seed BIGINT", "suffix VARCHAR", "training_examples BIGINT",
         "dataset_hash VARCHAR", "job_id VARCHAR", "submitted_at TIMESTAMP",
+    ),
+    # evaluation (finetune/evaluate.py)
+    "eval_runs": (
+        "evaluation_id BIGINT PRIMARY KEY", "dataset_name VARCHAR", "mutators VARCHAR[]", "mutator_kinds VARCHAR[]",
+        "mutator_models VARCHAR[]", "examples BIGINT",
+        "example_limit BIGINT", "target VARCHAR", "endpoint VARCHAR", "started_at TIMESTAMP", "finished_at TIMESTAMP",
+        "report_path VARCHAR",
+    ),
+    "eval_cache": (
+        "cache_key VARCHAR PRIMARY KEY", "endpoint VARCHAR", "model VARCHAR", "response VARCHAR",
+        "prompt_tokens BIGINT", "completion_tokens BIGINT", "created_at TIMESTAMP",
+    ),
+    "eval_predictions": (
+        "evaluation_id BIGINT", "mutator VARCHAR", "example_id VARCHAR", "strategy VARCHAR", "dbms VARCHAR",
+        "is_upper BOOLEAN", "original VARCHAR", "expected VARCHAR", "raw_output VARCHAR", "output VARCHAR",
+        "exact BOOLEAN", "normalised BOOLEAN", "conforms BOOLEAN", "reason VARCHAR", "reason_kind VARCHAR",
+        "clean BOOLEAN", "fenced BOOLEAN", "prose BOOLEAN", "executable BOOLEAN", "oracle VARCHAR", "error VARCHAR",
+        "prompt_tokens BIGINT", "completion_tokens BIGINT", "cost_usd DOUBLE", "cached BOOLEAN",
+        "PRIMARY KEY (evaluation_id, mutator, example_id)",
+    ),
+    "eval_metrics": (
+        "evaluation_id BIGINT", "mutator VARCHAR", "strategy VARCHAR", "dbms VARCHAR", "examples BIGINT",
+        "exact BIGINT", "normalised BIGINT", "conforms BIGINT", "conforms_rate DOUBLE", "conforms_ci_low DOUBLE",
+        "conforms_ci_high DOUBLE", "exact_ci_low DOUBLE", "exact_ci_high DOUBLE", "clean BIGINT", "fenced BIGINT",
+        "prose BIGINT", "executable BIGINT", "oracle_holds BIGINT", "errors BIGINT", "prompt_tokens BIGINT",
+        "completion_tokens BIGINT", "cost_usd DOUBLE",
+        "PRIMARY KEY (evaluation_id, mutator, strategy, dbms)",
     ),
 }
 
