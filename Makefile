@@ -71,15 +71,24 @@ transform: check
 	$(PY) -m ingest $(QUIET) synthesize --warehouse $(WAREHOUSE)
 	$(DBT_ENV) $(DBT) build --project-dir dbt_project --profiles-dir dbt_project --quiet
 
-# Every pair in scope run on TARGET (a throwaway MariaDB in data/mariadb/ unless DSN=mysql://admin@host:port is
-# given), logged to raw.validation_runs; then dbt joins the logs into the marts and report.md is written.
+# Every pair in scope run on TARGET (a throwaway MariaDB in data/mariadb/ unless PINOLOFT_DSN or DSN=
+# mysql://admin:password@host:port is given), logged to raw.validation_runs; then dbt joins the logs into the
+# marts and report.md is written.
 # Scope: DATASET=<name>, ALL=1 (every deduplicated pair), or every dataset's candidates. Resumable.
 validate: validate-run transform validation-report
 
-# The DSN carries a password: the recipe is not echoed, and the CLI reads it from the environment.
+# The DSN carries a password, so it is only ever read with $(value DSN): make never expands it (a `$(shell …)` in
+# it runs nothing) and no shell line holds it (quotes, `;`, `$`, backquotes, backslashes and spaces arrive
+# intact and run nothing). It reaches the CLI as PINOLOFT_DSN in the recipe's environment, never in argv, and
+# DSN itself is not exported (make would expand it to export it). `PINOLOFT_DSN='mysql://…' make validate`
+# keeps the password out of make's own argv as well (PINOLOFT_READER_DSN likewise, for a read-only account).
+unexport DSN
+ifneq ($(value DSN),)
+validate-run: export PINOLOFT_DSN = $(value DSN)
+endif
 validate-run:
-	@echo "validating on $(TARGET)$(if $(DSN), (server from DSN), (throwaway MariaDB in data/mariadb))"
-	@PINOLOFT_DSN='$(DSN)' $(PY) -m validation $(QUIET) run --warehouse $(WAREHOUSE) --target $(TARGET) \
+	@echo "validating on $(TARGET)$(if $(value DSN)$(value PINOLOFT_DSN)$(value PINOLOFT_READER_DSN), (server from DSN), (throwaway MariaDB in data/mariadb))"
+	@$(PY) -m validation $(QUIET) run --warehouse $(WAREHOUSE) --target $(TARGET) \
 		--jobs $(JOBS) --repeats $(REPEATS) $(if $(ALL),--all,$(if $(DATASET),--dataset $(DATASET)))
 
 validation-report:
@@ -108,9 +117,13 @@ train:
 
 # An OpenAI-compatible server on 127.0.0.1:PORT for a LoRA adapter or merged model folder (vLLM when installed
 # with a GPU, else transformers): then OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 OPENAI_API_KEY=x make evaluate.
+# An API key is read from the environment, never from a make or command-line argument (visible in ps):
+# PINOLOFT_SERVE_API_KEY=<key> make serve …, or SERVE_API_KEY_FILE=<file>; clients then send OPENAI_API_KEY=<key>.
+# SERVE_HOST=0.0.0.0 exposes it beyond this machine (a warning, louder without a key).
 serve:
 	@test -n "$(MODEL_DIR)" || { echo "make serve needs MODEL_DIR=<adapter or model folder> (e.g. data/finetune/local/<job>/adapter)"; exit 2; }
-	$(PY) -m finetune $(QUIET) serve --model-dir $(MODEL_DIR) --port $(PORT) $(if $(SERVE_NAME),--name $(SERVE_NAME))
+	$(PY) -m finetune $(QUIET) serve --model-dir $(MODEL_DIR) --port $(PORT) $(if $(SERVE_NAME),--name $(SERVE_NAME)) \
+		$(if $(SERVE_HOST),--host $(SERVE_HOST)) $(if $(SERVE_API_KEY_FILE),--api-key-file $(SERVE_API_KEY_FILE))
 
 # Mutators side by side on the dataset's test split: MODELS="reference identity base=gpt-4o-mini-2024-07-18
 # ft=ft:… job:ftjob-…"; writes data/reports/<dataset>/evaluation.html and .md.
@@ -159,6 +172,7 @@ bench-export:
 
 bench-validation:
 	$(PY) bench/validation.py
+	$(PY) bench/validation_memory.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache dbt_project/target dbt_project/logs

@@ -8,6 +8,7 @@ readers may hold it at once; a writer holding the file makes the open fail with 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,22 @@ def open_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), read_only=True)
     except duckdb.Error as error:
-        raise WarehouseError(f"cannot open {path} read-only: {error}") from error
+        raise WarehouseError(_in_use_message(path, error) or f"cannot open {path} read-only: {error}") from error
+
+
+_HOLDER_PID = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
+
+
+def _in_use_message(path: Path, error: duckdb.Error) -> str | None:
+    """One line when another process writes the file (DuckDB's lock conflict), naming the holder's PID when
+    DuckDB does; None for any other error. A twin of `mutations.warehouse_lock.in_use_message`: exporters
+    imports nothing of ours, and every CLI says this in the same words."""
+    text = str(error)
+    if "Could not set lock on file" not in text:
+        return None
+    holder = _HOLDER_PID.search(text)
+    pid = f" (PID {holder.group(1)})" if holder else ""
+    return f"the warehouse {path} is in use by another process{pid}; wait for it or close it"
 
 
 def check_columns(con: duckdb.DuckDBPyConnection) -> frozenset[str]:

@@ -122,10 +122,29 @@ def _train_local(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import serve
+    from .serve import ServerLimits, read_api_key, serve
 
+    if args.api_key is not None:
+        raise UsageError("--api-key: a key on the command line is visible to every local user (ps) and stays in "
+                         f"shell histories; put it in ${args.api_key_env} or in a file named by --api-key-file")
+    limits = ServerLimits(max_body_bytes=args.max_body_bytes, max_connections=args.max_connections,
+                          request_timeout=args.request_timeout, queue_wait=args.queue_wait)
     return serve(args.model_dir, name=args.name, host=args.host, port=args.port, engine=args.engine,
-                 max_new_tokens=args.max_new_tokens)
+                 max_new_tokens=args.max_new_tokens, api_key=read_api_key(args.api_key_env, args.api_key_file),
+                 limits=limits)
+
+
+def _positive(kind):
+    """An argparse type: a number of `kind` above zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a finite number above zero: {text!r}")
+        return value
+    return parse
 
 
 def _api_job(job_id: str) -> str:
@@ -333,6 +352,24 @@ def build_parser() -> argparse.ArgumentParser:
     serving.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto",
                          help="auto: vLLM when installed and a GPU is visible, else transformers")
     serving.add_argument("--max-new-tokens", type=int, help="cap on generated tokens per request (transformers)")
+    from .serve import DEFAULT_API_KEY_ENV, ServerLimits
+
+    serving.add_argument("--api-key-env", metavar="NAME", default=DEFAULT_API_KEY_ENV,
+                         help="environment variable holding the key clients must send as `Authorization: Bearer` "
+                         f"(default {DEFAULT_API_KEY_ENV}; unset: no key)")
+    serving.add_argument("--api-key-file", type=Path, metavar="PATH",
+                         help="file holding the key instead (its first and last whitespace dropped)")
+    serving.add_argument("--api-key", metavar="KEY", help="refused: a key in argv is visible in ps; use the above")
+    serving.add_argument("--max-body-bytes", type=_positive(int), default=ServerLimits.max_body_bytes,
+                         help=f"larger request bodies get 413 unread (default {ServerLimits.max_body_bytes})")
+    serving.add_argument("--max-connections", type=_positive(int), default=ServerLimits.max_connections,
+                         help=f"connections served at once (default {ServerLimits.max_connections})")
+    serving.add_argument("--request-timeout", type=_positive(float), default=ServerLimits.request_timeout,
+                         help="seconds for a request to arrive whole, or an idle connection to send one "
+                         f"(default {ServerLimits.request_timeout:g})")
+    serving.add_argument("--queue-wait", type=_positive(float), default=ServerLimits.queue_wait,
+                         help="seconds a connection beyond --max-connections waits for a free one before its 503 "
+                         f"(default {ServerLimits.queue_wait:g})")
     serving.set_defaults(handler=cmd_serve)
 
     watch = commands.add_parser("watch", help="follow a job until it ends (resumable)")

@@ -37,3 +37,11 @@ class ExperimentError(FinetuneError):
 
 class LocalModelError(FinetuneError):
     """The local backend cannot find or load a model on disk (nothing is ever downloaded), or lacks its extra."""
+
+
+class ServeError(FinetuneError):
+    """The model server cannot start as asked: an unreadable, empty or malformed API key source."""
+
+
+class ContextLengthExceeded(FinetuneError):
+    """A chat request's prompt does not fit in the served model's context (the server answers it with a 400)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 
 from mutations.console import setup_logging
@@ -22,7 +23,8 @@ log = logging.getLogger("ingest")
 def cmd_load(args: argparse.Namespace) -> int:
     from .loader import load
 
-    report = load(args.root, args.warehouse, workers=args.workers, quiet=args.quiet)
+    cap = {} if args.max_file_size is None else {"max_file_bytes": args.max_file_size}
+    report = load(args.root, args.warehouse, workers=args.workers, quiet=args.quiet, **cap)
     mode = "incremental" if report.incremental else "first load of this root"
     print(f"ingest run {report.ingest_run_id} ({mode}): {report.pools} pool(s), {report.tasks} task(s) under "
           f"{report.source_root} in {report.seconds:.1f}s", file=sys.stderr)
@@ -54,6 +56,19 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
     return 0
 
 
+_SIZE = re.compile(r"(\d+)\s*(|B|K|KiB|M|MiB|G|GiB)", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": 1024 ** 2, "mib": 1024 ** 2, "g": 1024 ** 3,
+               "gib": 1024 ** 3}
+
+
+def _byte_size(text: str) -> int:
+    """`--max-file-size`: a number of bytes, or with a binary unit (`512KiB`, `16MiB`, `1G`)."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None or int(match.group(1)) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive size such as 1048576, 512KiB or 16MiB, got {text!r}")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ingest",
@@ -82,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         "line: files seen = loaded + quarantined + skipped as unchanged.")
     load.add_argument("--root", required=True, help="PINOLO output: runs, an outputPath, a pool or a task")
     load.add_argument("--workers", "-j", type=int, default=None, help="worker processes (default: all cores)")
+    load.add_argument("--max-file-size", type=_byte_size, default=None, metavar="SIZE",
+                      help="larger files are quarantined unread (bytes, or 512KiB, 16MiB…; default: 16MiB)")
     load.set_defaults(handler=cmd_load)
 
     check = commands.add_parser(

@@ -6,6 +6,12 @@ the workers first list every file with its size and mtime (no reading); DuckDB c
 report, since one row merges them), and their old rows are replaced. Files that are gone are marked
 vanished. Everything happens inside one transaction, committed at the very end: a run that is interrupted
 (Ctrl-C, kill, crash) leaves the warehouse as it was.
+
+A file quarantined unread (no hash: it could not be read, is not a regular file, or was over the size cap)
+is tried again by every later run, since what was wrong may lie outside its bytes (permissions, the cap):
+it counts as loaded or quarantined in that run, never as unchanged. A folder that could not be listed
+stands for its files as one quarantined entry ('<path>/'); once it can be listed, that entry is dropped
+(not counted as vanished) and its files are new.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from mutations.console import progress_bar
 from .discover import Layout, Unit, discover
 from .errors import IngestError
 from .parallel import WorkerPool
-from .readers import SCAN_SCHEMA, TASK_META_SCHEMA, UnitResult, read_unit, scan_unit
+from .readers import DEFAULT_MAX_FILE_BYTES, SCAN_SCHEMA, TASK_META_SCHEMA, UnitResult, read_unit, scan_unit
 from .schema import FILE_TABLES, ensure_schema, write_transaction
 
 log = logging.getLogger("ingest")
@@ -65,11 +71,11 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _work(job: tuple[str, str, Unit, frozenset[str] | None, str, str]) -> UnitResult:
-    mode, root, unit, only, stage, key = job
+def _work(job: tuple[str, str, Unit, frozenset[str] | None, str, str, int]) -> UnitResult:
+    mode, root, unit, only, stage, key, max_file_bytes = job
     if mode == "scan":
         return scan_unit(root, unit)
-    return read_unit(root, unit, only, stage, key)
+    return read_unit(root, unit, only, stage, key, max_file_bytes)
 
 
 class _Writer:
@@ -140,6 +146,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _size_cap(max_file_bytes: int) -> int:
+    if max_file_bytes < 1:
+        raise IngestError(f"--max-file-size must be at least 1 byte, got {max_file_bytes}")
+    return max_file_bytes
+
+
 def _worker_count(workers: int | None) -> int:
     if workers is not None and workers < 1:
         raise IngestError(f"--workers must be at least 1, got {workers}")
@@ -147,14 +159,16 @@ def _worker_count(workers: int | None) -> int:
 
 
 def load(root: str | os.PathLike[str], warehouse: str | os.PathLike[str], *, workers: int | None = None,
-         quiet: bool | None = None) -> LoadReport:
+         quiet: bool | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadReport:
     """Load every pool and task below `root` into `warehouse` (created if missing) and reconcile the counts.
 
     Raises SourceError when `root` holds no PINOLO output and WarehouseError when the warehouse cannot be
-    opened; bad files never raise, they go to raw.ingest_quarantine. Nothing is committed unless the whole
-    run succeeds.
+    opened; bad files never raise, they go to raw.ingest_quarantine: unparsable ones, unreadable files and
+    folders, links and other non-regular files (never followed) and files over `max_file_bytes` (never
+    read). Nothing is committed unless the whole run succeeds.
     """
     began = time.perf_counter()
+    cap = _size_cap(max_file_bytes)
     layout = discover(root)
     count = _worker_count(workers)
     stage = _staging_dir(warehouse)
@@ -164,7 +178,7 @@ def load(root: str | os.PathLike[str], warehouse: str | os.PathLike[str], *, wor
     try:
         with WorkerPool(min(count, max(1, len(layout.units)))) as pool:
             with write_transaction(warehouse, setup=[f"SET memory_limit = '{MEMORY_LIMIT}'"]) as con:
-                report = _load(con, pool, lister, layout, stage, quiet)
+                report = _load(con, pool, lister, layout, stage, quiet, cap)
     finally:
         if lister is not None:
             lister.terminate()
@@ -190,7 +204,7 @@ def _has_prior(warehouse: str | os.PathLike[str], root: str) -> bool:
 
 
 def _load(con: duckdb.DuckDBPyConnection, pool: WorkerPool, lister: WorkerPool | None, layout: Layout,
-          stage: str, quiet: bool | None) -> LoadReport:
+          stage: str, quiet: bool | None, cap: int) -> LoadReport:
     ensure_schema(con)
     root = layout.root
     run_id = con.execute("SELECT coalesce(max(ingest_run_id), 0) + 1 FROM raw.ingest_runs").fetchall()[0][0]
@@ -203,13 +217,13 @@ def _load(con: duckdb.DuckDBPyConnection, pool: WorkerPool, lister: WorkerPool |
     missing: list[str] = []
 
     if incremental:
-        jobs, unchanged, vanished, scanned_meta = _plan_incremental(con, lister or pool, layout, stage, quiet)
+        jobs, unchanged, vanished, scanned_meta = _plan_incremental(con, lister or pool, layout, stage, quiet, cap)
         if lister is not None:
             lister.close()
         metas.append(scanned_meta)
         total = sum(len(job[3] or ()) for job in jobs)
     else:
-        jobs = [("read", root, unit, None, stage, str(index)) for index, unit in enumerate(layout.units)]
+        jobs = [("read", root, unit, None, stage, str(index), cap) for index, unit in enumerate(layout.units)]
         total = None
 
     loaded = quarantined = 0
@@ -260,7 +274,7 @@ def _load(con: duckdb.DuckDBPyConnection, pool: WorkerPool, lister: WorkerPool |
 
 
 def _plan_incremental(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: Layout, stage: str,
-                      quiet: bool | None) -> tuple[list[Any], int, int, pa.Table]:
+                      quiet: bool | None, cap: int) -> tuple[list[Any], int, int, pa.Table]:
     """List the tree, compare it with raw.ingest_files, delete what will be re-read; returns the read jobs,
     the unchanged and vanished counts, and the listed task facts."""
     root = layout.root
@@ -268,7 +282,7 @@ def _plan_incremental(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: 
     metas: list[pa.Table] = []
     bar = progress_bar(total=len(layout.units), desc="scan", unit="dir", quiet=quiet)
     try:
-        for result in pool.run(_work, [("scan", root, unit, None, stage, "") for unit in layout.units]):
+        for result in pool.run(_work, [("scan", root, unit, None, stage, "", cap) for unit in layout.units]):
             scans.append(result.scan)
             if result.task_meta is not None:
                 metas.append(result.task_meta)
@@ -283,7 +297,8 @@ def _plan_incremental(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: 
         CREATE OR REPLACE TEMP VIEW ingest_scan_paths AS
         SELECT unit_rel, unit_kind, name, size, mtime_ns,
                CASE WHEN unit_rel = '' THEN name ELSE unit_rel || '/' || name END AS relative_path
-        FROM ingest_scan_arrow""")
+        FROM ingest_scan_arrow""")  # a unit's own unreadable folder has the name '' (or './'): '<unit_rel>/'
+
     con.execute(r"""
         CREATE OR REPLACE TEMP VIEW ingest_scan AS
         SELECT *, CASE WHEN contains(name, '/') THEN split_part(name, '/', 1) END AS folder,
@@ -293,10 +308,10 @@ def _plan_incremental(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: 
         FROM ingest_scan_paths""")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE ingest_prev AS
-        SELECT relative_path, size, mtime_ns, status, file_kind, first_seen_run FROM raw.ingest_files
+        SELECT relative_path, size, mtime_ns, status, file_kind, file_hash, first_seen_run FROM raw.ingest_files
         WHERE source_root = ?""", [root])
-    # Files new, changed or back from vanished (their folder and group are worked out for them alone);
-    # files gone since the last run.
+    # Files new, changed, back from vanished or quarantined unread (no hash: tried again, see the top);
+    # their folder and group are worked out for them alone. Files gone since the last run.
     con.execute(r"""
         CREATE OR REPLACE TEMP TABLE ingest_changed AS
         SELECT c.*, CASE WHEN contains(name, '/') THEN split_part(name, '/', 1) END AS folder,
@@ -306,7 +321,7 @@ def _plan_incremental(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: 
         FROM (SELECT s.*, (p.relative_path IS NULL OR p.status = 'vanished') AS is_new
               FROM ingest_scan_paths s LEFT JOIN ingest_prev p USING (relative_path)
               WHERE p.relative_path IS NULL OR p.status = 'vanished' OR p.size <> s.size
-                 OR p.mtime_ns <> s.mtime_ns) AS c""")
+                 OR p.mtime_ns <> s.mtime_ns OR (p.status = 'quarantined' AND p.file_hash IS NULL)) AS c""")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE ingest_gone AS
         SELECT p.relative_path, p.file_kind,
@@ -322,11 +337,12 @@ def _plan_incremental(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: 
     # Which units must be read again, and which of their files. A report is re-read whole (.json and .log);
     # a task whose result.json came or went is re-read whole (the reasons of cut reports depend on it); a
     # task whose maystable/ gained or lost a report re-reads its sqlsim/ (orphans depend on it).
-    scanned, changed, vanished = con.execute(
+    scanned, changed, vanished, folders_back = con.execute(
         "SELECT (SELECT count(*) FROM ingest_scan_arrow), (SELECT count(*) FROM ingest_changed), "
-        "(SELECT count(*) FROM ingest_gone)").fetchall()[0]
+        "(SELECT count(*) FILTER (WHERE file_kind <> 'folder') FROM ingest_gone), "
+        "(SELECT count(*) FILTER (WHERE file_kind = 'folder') FROM ingest_gone)").fetchall()[0]
     rereads = 0
-    if changed or vanished:
+    if changed or vanished or folders_back:
         con.execute("""
             CREATE OR REPLACE TEMP TABLE ingest_work AS
             WITH dirty_groups AS (
@@ -358,6 +374,10 @@ def _plan_incremental(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: 
                         "(SELECT relative_path FROM ingest_work)", [root])
         con.execute("DELETE FROM raw.ingest_files WHERE source_root = ? AND relative_path IN "
                     "(SELECT relative_path FROM ingest_work)", [root])
+    if folders_back:  # a folder that can be listed again: its entry gave way to its files (counted as new)
+        for table in ("ingest_quarantine", "ingest_files"):
+            con.execute(f"DELETE FROM raw.{table} WHERE source_root = ? AND relative_path IN "
+                        "(SELECT relative_path FROM ingest_gone WHERE file_kind = 'folder')", [root])
     if vanished:
         con.execute("UPDATE raw.ingest_files SET status = 'vanished', updated_at = ? WHERE source_root = ? AND "
                     "relative_path IN (SELECT relative_path FROM ingest_gone)", [_now(), root])
@@ -368,7 +388,7 @@ def _plan_incremental(con: duckdb.DuckDBPyConnection, pool: WorkerPool, layout: 
     if rereads:
         for unit_rel, name in con.execute("SELECT unit_rel, name FROM ingest_work").fetchall():
             wanted[unit_rel].add(name)
-    jobs = [("read", root, units[rel], frozenset(names), stage, str(index))
+    jobs = [("read", root, units[rel], frozenset(names), stage, str(index), cap)
             for index, (rel, names) in enumerate(sorted(wanted.items()))]
     meta = pa.concat_tables(metas) if metas else TASK_META_SCHEMA.empty_table()
     return jobs, scanned - rereads, vanished, meta

@@ -3,14 +3,24 @@
 Every file a unit reads ends as exactly one `ingest_files` row with status `loaded` or `quarantined`; a
 quarantined file also gets an `ingest_quarantine` row with the reason. Nothing here raises for bad input:
 a file that cannot be used is a row with a reason. Rows go back to the loader as Arrow tables.
+
+The tree is untrusted. A symbolic link, fifo, socket or device is never followed or opened (it is
+quarantined from its directory entry, and files are opened with O_NOFOLLOW | O_NONBLOCK and checked to be
+regular); a file over the size cap is quarantined unread and no more than cap + 1 bytes are ever read; a
+folder that cannot be listed is quarantined under its path with a trailing '/'; a file nested too deeply
+for the parsers (RecursionError) is quarantined. MemoryError is not caught: with the cap, a file's
+memory is bounded, so it means the machine is short of memory, not that the file is bad, and the run's
+transaction is rolled back rather than a good file quarantined for good.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -37,7 +47,12 @@ from .discover import REPORT_FOLDERS, TASK_CONFIG_RE, Unit, is_manifest
 from .logsummary import summarize
 from .schema import arrow_schema, worker_columns
 
-__all__ = ["SCAN_SCHEMA", "TASK_META_SCHEMA", "UnitResult", "read_unit", "scan_unit", "statement_problem"]
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "SCAN_SCHEMA", "TASK_META_SCHEMA", "UnitResult", "read_unit", "scan_unit",
+           "statement_problem"]
+
+# Real reports are a few KiB, task logs and data SQL well under a MiB: 16 MiB is far above them and bounds a
+# worker's memory for one file (a parsed JSON takes a few times its size).
+DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
 
 OUT_TABLES = ("bug_reports", "task_results", "pool_results", "task_configs", "data_sqls", "task_log_bugs",
               "ingest_quarantine", "ingest_files")
@@ -61,6 +76,37 @@ _PLAIN_BUG_LINE = re.compile(r'^time="([^"\\]*)" level=(\S+) msg="logical bug!!!
                              r'sqlId = (0|[1-9]\d*) mutationName = ([^"\\\s]+)"$')
 _BUG_IDS = re.compile(r"^bug-(0|[1-9]\d*)-(0|[1-9]\d*)-")
 _TASK_FILES = {"task.log": "task_log", "output.data.sql": "data_sql", "result.json": "task_result"}
+# What a quarantine reason calls a file of each kind (the parsers' own prefixes).
+_KIND_LABELS = {"bug_json": "bug json", "bug_log": "bug log", "task_result": "task result.json",
+                "pool_result": "pool result.json", "task_config": "task config", "data_sql": "output.data.sql",
+                "task_log": "task.log", "taskpool_log": "taskpool.log", "other": "file"}
+_NOT_REGULAR = {stat.S_IFLNK: "symbolic link: not followed", stat.S_IFIFO: "not a regular file: fifo",
+                stat.S_IFSOCK: "not a regular file: socket", stat.S_IFCHR: "not a regular file: character device",
+                stat.S_IFBLK: "not a regular file: block device", stat.S_IFDIR: "not a regular file: folder"}
+# O_NOFOLLOW: a file swapped for a link after the listing is refused (ELOOP), not followed; O_NONBLOCK: a
+# fifo swapped in does not block the open (the fstat check then refuses it). Neither changes regular reads.
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+def _not_regular(mode: int) -> str:
+    return _NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def _too_deep(kind: str) -> str:
+    return f"{_KIND_LABELS.get(kind, 'file')}: nested too deeply to parse"
+
+
+def _folder_unreadable(error: OSError) -> str:
+    return f"cannot read the folder: {error.strerror or error}"
+
+
+class _Refused(Exception):
+    """A file ingest will not read (not a regular file, over the size cap): quarantined with `reason`."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
 
 
 def _excerpt(sql: str, limit: int = 80) -> str:
@@ -83,6 +129,8 @@ def statement_problem(sql: str, field_name: str) -> str | None:
     try:
         parse(sql)
         return None
+    except RecursionError:
+        return f"{field_name} nested too deeply to parse"
     except SqlSyntaxError as error:
         if error.reason.startswith("not a SELECT statement"):
             return f"non-SELECT statement in {field_name}: {_excerpt(sql)}"
@@ -95,6 +143,8 @@ def statement_problem(sql: str, field_name: str) -> str | None:
         keys = tokenize(sql).keys
     except SqlSyntaxError:
         return None
+    except RecursionError:  # deeper than the parser's stack: it cannot be shown to be one SELECT
+        return f"{field_name} nested too deeply to parse"
     for index, key in enumerate(keys):
         if key == ";" and any(k != ";" for k in keys[index + 1:]):
             return f"more than one statement in {field_name}: {_excerpt(sql)}"
@@ -138,31 +188,64 @@ def _parse_bug(data: bytes) -> _Bug:
                 report.original_sql, report.mutated_sql)
 
 
-def _read(path: str) -> tuple[bytes, int, int]:
-    """(bytes, size, mtime_ns): the stat is taken on the open file, so it describes the bytes read."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+def _open_regular(path: str, cap: int) -> tuple[int, os.stat_result]:
+    """An open descriptor of `path` and its stat; _Refused for a link, a non-regular file or one over `cap`."""
     try:
-        stat = os.fstat(fd)
-        data = os.read(fd, stat.st_size + 1)
-        if len(data) > stat.st_size:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link
+            raise _Refused(path, _NOT_REGULAR[stat.S_IFLNK]) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Refused(path, _not_regular(info.st_mode))
+        if info.st_size > cap:
+            raise _Refused(path, f"file too large: {info.st_size} bytes, over the {cap}-byte cap "
+                                 "(--max-file-size); not read")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
+def _grew_past(path: str, cap: int) -> _Refused:
+    return _Refused(path, f"file too large: grew past the {cap}-byte cap (--max-file-size) while being read")
+
+
+def _read(path: str, cap: int) -> tuple[bytes, int, int]:
+    """(bytes, size, mtime_ns): the stat is taken on the open file, so it describes the bytes read. Never
+    reads more than cap + 1 bytes, even from a file that grows after the stat."""
+    fd, info = _open_regular(path, cap)
+    try:
+        size = info.st_size
+        data = os.read(fd, size + 1)
+        if len(data) != size:  # a short read, or the file grew since the stat: read on, up to cap + 1
             chunks = [data]
-            while chunk := os.read(fd, 1 << 20):
+            total = len(data)
+            while total <= cap and (chunk := os.read(fd, min(1 << 20, cap + 1 - total))):
                 chunks.append(chunk)
+                total += len(chunk)
+            if total > cap:
+                raise _grew_past(path, cap)
             data = b"".join(chunks)
-        return data, stat.st_size, stat.st_mtime_ns
+        return data, size, info.st_mtime_ns
     finally:
         os.close(fd)
 
 
-def _hash_file(path: str) -> tuple[str, int, int]:
-    """SHA-256, size and mtime of a file that is only tracked (read in blocks: it may be large)."""
+def _hash_file(path: str, cap: int) -> tuple[str, int, int]:
+    """SHA-256, size and mtime of a file that is only tracked (read in blocks, at most cap + 1 bytes)."""
     digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd, info = _open_regular(path, cap)
     try:
-        stat = os.fstat(fd)
-        while block := os.read(fd, 1 << 20):
+        total = 0
+        while total <= cap and (block := os.read(fd, min(1 << 20, cap + 1 - total))):
             digest.update(block)
-        return digest.hexdigest(), stat.st_size, stat.st_mtime_ns
+            total += len(block)
+        if total > cap:
+            raise _grew_past(path, cap)
+        return digest.hexdigest(), info.st_size, info.st_mtime_ns
     finally:
         os.close(fd)
 
@@ -189,8 +272,9 @@ class UnitResult:
 class _Rows:
     """Row buffers of one unit; bug_reports and ingest_files rows are tuples in column order (hot paths)."""
 
-    def __init__(self, unit: Unit) -> None:
+    def __init__(self, unit: Unit, max_file_bytes: int) -> None:
         self.unit = unit
+        self.max_file_bytes = max_file_bytes
         self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in OUT_TABLES}
         self.notes: list[str] = []
         self.parsed: dict[Any, tuple[Any, Any, str]] = {}  # (json name, json hash, log hash) -> what was read
@@ -208,19 +292,32 @@ class _Rows:
             del rows[length:]
         del self.notes[notes:]
 
-    def unreadable(self, rel: str, kind: str, path: str, error: OSError) -> None:
+    def unreadable(self, rel: str, kind: str, path: str, error: OSError, task: str | None = None) -> None:
         """Quarantine a file that could not be read (or whose report partner could not be)."""
-        try:
-            stat = os.lstat(path)
-            size, mtime = stat.st_size, stat.st_mtime_ns
-        except OSError:
-            size = mtime = 0
         failed = error.filename
         if failed is None or os.fspath(failed) == path:
             reason = f"cannot read the file: {error.strerror or error}"
         else:
             reason = f"cannot read {os.path.basename(os.fspath(failed))} of the same report: {error.strerror or error}"
-        self.quarantine(rel, kind, reason, None, size, mtime)
+        self.unused(rel, kind, path, reason, task)
+
+    def refused(self, rel: str, kind: str, path: str, refusal: _Refused, task: str | None = None) -> None:
+        """Quarantine a file ingest would not read (or whose report partner it would not read)."""
+        if refusal.path == path:
+            self.unused(rel, kind, path, refusal.reason, task)
+        else:
+            self.unused(rel, kind, path, f"{os.path.basename(refusal.path)} of the same report: {refusal.reason}",
+                        task)
+
+    def unused(self, rel: str, kind: str, path: str, reason: str, task: str | None = None) -> None:
+        """Quarantine an entry that was not read, with the size and mtime of the entry itself (never of what
+        a link points to) and no hash. A later run tries it again (its problem may lie outside its bytes)."""
+        try:
+            info = os.lstat(path)
+            size, mtime = info.st_size, info.st_mtime_ns
+        except OSError:
+            size = mtime = 0
+        self.quarantine(rel, kind, reason, None, size, mtime, task)
 
     def file(self, rel: str, kind: str, size: int, mtime_ns: int, digest: str | None, ok: bool,
              task: str | None = None) -> None:
@@ -303,7 +400,7 @@ def _bug_group(rows: _Rows, folder_path: str, folder: str, names: dict[str, str]
     if len(names) > (json_name is not None) + (log_name is not None):
         for ext, name in sorted(names.items()):
             if ext not in ("json", "log"):  # neither .json nor .log: not a report file at all
-                digest, size, mtime = _hash_file(f"{folder_path}/{name}")
+                digest, size, mtime = _hash_file(f"{folder_path}/{name}", rows.max_file_bytes)
                 rows.quarantine(unit.child(f"{folder}/{name}"), "other",
                                 "not a PINOLO bug report file (expected bug-<bugId>-<sqlId>-<Name>.json|.log)",
                                 digest, size, mtime)
@@ -311,7 +408,7 @@ def _bug_group(rows: _Rows, folder_path: str, folder: str, names: dict[str, str]
     log_info: tuple[bytes, int, int, str] | None = None
     log_rel: str | None = None
     if log_name is not None:
-        data, size, mtime = _read(f"{folder_path}/{log_name}")
+        data, size, mtime = _read(f"{folder_path}/{log_name}", rows.max_file_bytes)
         log_info = (data, size, mtime, hashlib.sha256(data).hexdigest())
         log_rel = unit.child(f"{folder}/{log_name}")
 
@@ -326,7 +423,7 @@ def _bug_group(rows: _Rows, folder_path: str, folder: str, names: dict[str, str]
         return
 
     json_rel = unit.child(f"{folder}/{json_name}")
-    data, size, mtime = _read(f"{folder_path}/{json_name}")
+    data, size, mtime = _read(f"{folder_path}/{json_name}", rows.max_file_bytes)
     digest = hashlib.sha256(data).hexdigest()
     # ckstable copies a report's two files unchanged into maystable/ or unstable/: the same bytes under the
     # same name read the same, so the copy reuses what was read from bugs/ (everything but the folder check).
@@ -349,6 +446,8 @@ def _bug_group(rows: _Rows, folder_path: str, folder: str, names: dict[str, str]
         if not has_result:
             reason += "; the task was killed before result.json (report cut mid-write)"
         return _reject(rows, json_rel, reason, digest, size, mtime, log_rel, log_info)
+    except RecursionError:  # e.g. [[[[…]]]] 100,000 deep: the JSON decoder gives up, the file is bad
+        return _reject(rows, json_rel, _too_deep("bug_json"), digest, size, mtime, log_rel, log_info)
     name = report.mutation_name
     if not is_known_mutation(name):
         return _reject(rows, json_rel, f"unknown mutation name {name!r}", digest, size, mtime, log_rel, log_info)
@@ -366,6 +465,10 @@ def _bug_group(rows: _Rows, folder_path: str, folder: str, names: dict[str, str]
         return _reject(rows, json_rel, "bug json without its .log", digest, size, mtime, log_rel, log_info)
     try:
         summary = summarize(log_info[0].decode("utf-8"))
+    except RecursionError:
+        log_reason = _too_deep("bug_log")
+        return _reject(rows, json_rel, f"bug json whose .log is unusable: {log_reason}", digest, size, mtime,
+                       log_rel, log_info, log_reason)
     except UnicodeDecodeError as error:
         log_reason = f"bug log: not valid UTF-8 (byte {error.start})"
         return _reject(rows, json_rel, f"bug json whose .log is unusable: {log_reason}", digest, size, mtime,
@@ -404,17 +507,15 @@ def _split_name(name: str) -> tuple[str, str]:
     return (stem, ext) if dot else (name, "")
 
 
-def _maystable_ids(path: str) -> set[tuple[int, int]]:
+def _maystable_ids(listing: _Listing) -> set[tuple[int, int]]:
+    """(bugId, sqlId) of the .json names in maystable/, from the unit's listing (a link named maystable is
+    never listed through)."""
     ids: set[tuple[int, int]] = set()
-    try:
-        with os.scandir(path) as entries:
-            for entry in entries:
-                if entry.name.endswith(".json"):
-                    match = _BUG_IDS.match(entry.name)
-                    if match:
-                        ids.add((int(match.group(1)), int(match.group(2))))
-    except FileNotFoundError:
-        pass
+    for name, _, folder in listing.files:
+        if folder == "maystable" and name.endswith(".json"):
+            match = _BUG_IDS.match(name[len("maystable/"):])
+            if match:
+                ids.add((int(match.group(1)), int(match.group(2))))
     return ids
 
 
@@ -464,10 +565,10 @@ def _record_file(rows: _Rows, rel: str, kind: str, path: str, task: str | None =
                  task_id: int | None = None) -> bool | None:
     """Read and load one non-report file. Returns finished_in_log for task.log, else None."""
     if kind == "other" or kind == "taskpool_log":
-        digest, size, mtime = _hash_file(path)
+        digest, size, mtime = _hash_file(path, rows.max_file_bytes)
         rows.file(rel, kind, size, mtime, digest, True, task)
         return None
-    data, size, mtime = _read(path)
+    data, size, mtime = _read(path, rows.max_file_bytes)
     digest = hashlib.sha256(data).hexdigest()
     if kind == "task_log":
         return _task_log(rows, rel, data, digest, size, mtime)
@@ -507,6 +608,9 @@ def _record_file(rows: _Rows, rel: str, kind: str, path: str, task: str | None =
     except FormatError as error:
         rows.quarantine(rel, kind, str(error), digest, size, mtime, task)
         return None
+    except RecursionError:  # a JSON nested deeper than the decoder's stack: the file is bad, the run goes on
+        rows.quarantine(rel, kind, _too_deep(kind), digest, size, mtime, task)
+        return None
     rows.file(rel, kind, size, mtime, digest, True, task)
     return None
 
@@ -516,16 +620,54 @@ def _record_file(rows: _Rows, rel: str, kind: str, path: str, task: str | None =
 
 @dataclass(frozen=True, slots=True)
 class _Listing:
-    """The files of a unit: (relative name, kind, folder or None, size, mtime_ns) plus task facts."""
+    """The files of a unit: (name relative to the unit, kind, report folder or None); `unusable` maps the
+    names that are not read to their quarantine reason (links, fifos and other non-regular files, and
+    report folders that cannot be listed, named '<folder>/'); plus task facts."""
 
-    files: list[tuple[str, str, str | None, int, int]]
+    files: list[tuple[str, str, str | None]]
+    unusable: dict[str, str]
     folders: list[str]
     has_result: bool
 
 
-def _list_unit(root: str, unit: Unit, with_stat: bool) -> _Listing:
+def _report_kind(ext: str) -> str:
+    return "bug_json" if ext == "json" else "bug_log" if ext == "log" else "other"
+
+
+def _top_kind(unit: Unit, name: str) -> str:
+    if unit.kind == "task":
+        return _TASK_FILES.get(name, "other")
+    if name == "result.json":
+        return "pool_result"
+    if name == "taskpool.log":
+        return "taskpool_log"
+    if TASK_CONFIG_RE.match(name):
+        return "task_config"
+    return "other"
+
+
+def _entry_problem(entry: os.DirEntry[str]) -> str | None:
+    """Why an entry that is neither a folder nor a regular file is not read, from the entry alone (a link
+    is never followed); None when it is gone or turned out to be a regular file (a race: the next run)."""
+    if entry.is_symlink():
+        return _NOT_REGULAR[stat.S_IFLNK]
+    try:
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) else _not_regular(mode)
+
+
+def _own_name(unit: Unit) -> str:
+    """The name, within the unit, of the unit's own folder when it cannot be listed: its path gets a '/'."""
+    return "" if unit.rel else "./"
+
+
+def _list_unit(root: str, unit: Unit) -> _Listing:
+    """OSError when the unit's own folder cannot be listed; a report folder that cannot be is an entry."""
     base = unit.path(root)
-    files: list[tuple[str, str, str | None, int, int]] = []
+    files: list[tuple[str, str, str | None]] = []
+    unusable: dict[str, str] = {}
     folders: list[str] = []
     has_result = False
     with os.scandir(base) as entries:
@@ -534,38 +676,65 @@ def _list_unit(root: str, unit: Unit, with_stat: bool) -> _Listing:
         name = entry.name
         if entry.is_dir(follow_symlinks=False):
             if unit.kind == "task" and name in REPORT_FOLDERS:
+                inner: list[tuple[str, str | None]] = []
+                try:
+                    with os.scandir(entry.path) as items:
+                        for item in items:
+                            if item.is_file(follow_symlinks=False):
+                                inner.append((item.name, None))
+                            elif not item.is_dir(follow_symlinks=False):
+                                problem = _entry_problem(item)
+                                if problem is not None:
+                                    inner.append((item.name, problem))
+                except FileNotFoundError:
+                    continue  # gone since the task folder was listed
+                except OSError as error:
+                    folders.append(name)
+                    files.append((f"{name}/", "folder", None))
+                    unusable[f"{name}/"] = _folder_unreadable(error)
+                    continue
                 folders.append(name)
-                with os.scandir(entry.path) as inner:
-                    for item in inner:
-                        if item.is_file(follow_symlinks=False):
-                            ext = _split_name(item.name)[1]
-                            kind = "bug_json" if ext == "json" else "bug_log" if ext == "log" else "other"
-                            if with_stat:
-                                stat = item.stat(follow_symlinks=False)
-                                files.append((f"{name}/{item.name}", kind, name, stat.st_size, stat.st_mtime_ns))
-                            else:
-                                files.append((f"{name}/{item.name}", kind, name, 0, 0))
+                for item_name, problem in inner:
+                    files.append((f"{name}/{item_name}", _report_kind(_split_name(item_name)[1]), name))
+                    if problem is not None:
+                        unusable[f"{name}/{item_name}"] = problem
             continue
-        if not entry.is_file(follow_symlinks=False) or is_manifest(name):
+        if is_manifest(name):
             continue
-        if unit.kind == "task":
-            kind = _TASK_FILES.get(name, "other")
-            has_result = has_result or name == "result.json"
-        elif name == "result.json":
-            kind = "pool_result"
-        elif name == "taskpool.log":
-            kind = "taskpool_log"
-        elif TASK_CONFIG_RE.match(name):
-            kind = "task_config"
+        if entry.is_file(follow_symlinks=False):
+            has_result = has_result or (unit.kind == "task" and name == "result.json")
         else:
-            kind = "other"
-        if with_stat:
-            stat = entry.stat(follow_symlinks=False)
-            files.append((name, kind, None, stat.st_size, stat.st_mtime_ns))
-        else:
-            files.append((name, kind, None, 0, 0))
+            problem = _entry_problem(entry)
+            if problem is None:
+                continue
+            unusable[name] = problem
+        files.append((name, _top_kind(unit, name), None))
     folders.sort(key=REPORT_FOLDERS.index)
-    return _Listing(files, folders, has_result)
+    return _Listing(files, unusable, folders, has_result)
+
+
+def _list_entries(root: str, unit: Unit) -> list[tuple[str, str, str, int, int]]:
+    """The entries discovery could not use, as they are now: (name, kind, reason, size, mtime_ns). A folder
+    is named '<name>/'; one that can be listed by now, a regular file or a gone entry is left out."""
+    base = unit.path(root)
+    found = []
+    for name in unit.entries:
+        path = os.path.join(base, name)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            try:
+                with os.scandir(path):
+                    continue  # readable by now: discovery searches it on the next run
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                found.append((f"{name}/", "folder", _folder_unreadable(error), info.st_size, info.st_mtime_ns))
+        elif not stat.S_ISREG(info.st_mode):
+            found.append((name, "other", _not_regular(info.st_mode), info.st_size, info.st_mtime_ns))
+    return found
 
 
 def _task_meta(unit: Unit, listing: _Listing, finished: bool | None) -> pa.Table:
@@ -575,49 +744,87 @@ def _task_meta(unit: Unit, listing: _Listing, finished: bool | None) -> pa.Table
     }], schema=TASK_META_SCHEMA)
 
 
+def _scan_table(unit: Unit, names: list[str], sizes: list[int], mtimes: list[int]) -> pa.Table:
+    count = len(names)
+    return pa.Table.from_arrays([
+        pa.array([unit.rel] * count, pa.string()), pa.array([unit.kind] * count, pa.string()),
+        pa.array(names, pa.string()), pa.array(sizes, pa.int64()), pa.array(mtimes, pa.int64()),
+    ], schema=SCAN_SCHEMA)
+
+
 def scan_unit(root: str, unit: Unit) -> UnitResult:
     """List a unit's files with size and mtime, reading nothing: the first phase of an incremental load.
 
     Per file only the unit-relative name, size and mtime travel back; the loader derives paths, folders
-    and report groups in SQL. The listing follows `_list_unit`: the same files, the same skips.
+    and report groups in SQL. The listing follows `_list_unit` (and `_list_entries`): the same names, the
+    same skips; entries that are not read are listed with the size and mtime of the entry itself.
     """
     base = unit.path(root)
     names: list[str] = []
     sizes: list[int] = []
     mtimes: list[int] = []
+    if unit.kind == "entries":
+        for name, _, _, size, mtime in _list_entries(root, unit):
+            names.append(name)
+            sizes.append(size)
+            mtimes.append(mtime)
+        return UnitResult({}, None, _scan_table(unit, names, sizes, mtimes))
     folders: list[str] = []
     has_result = False
     task = unit.kind == "task"
-    with os.scandir(base) as entries:
+    try:
+        entries = os.scandir(base)
+    except FileNotFoundError:  # gone since discovery: its files are marked vanished
+        return UnitResult({}, None, _scan_table(unit, names, sizes, mtimes))
+    except OSError:  # the unit's own folder, quarantined by read_unit
+        try:
+            info = os.lstat(base)
+        except OSError:
+            return UnitResult({}, None, _scan_table(unit, names, sizes, mtimes))
+        return UnitResult({}, None, _scan_table(unit, [_own_name(unit)], [info.st_size], [info.st_mtime_ns]))
+    with entries:
         for entry in entries:
             name = entry.name
             if entry.is_dir(follow_symlinks=False):
                 if task and name in REPORT_FOLDERS:
-                    folders.append(name)
                     prefix = name + "/"
-                    with os.scandir(entry.path) as inner:
-                        for item in inner:
-                            if item.is_file(follow_symlinks=False):
-                                stat = item.stat(follow_symlinks=False)
+                    kept = len(names)
+                    try:
+                        with os.scandir(entry.path) as inner:
+                            for item in inner:
+                                if item.is_file(follow_symlinks=False):
+                                    info = item.stat(follow_symlinks=False)
+                                elif item.is_dir(follow_symlinks=False) or _entry_problem(item) is None:
+                                    continue
+                                else:
+                                    info = item.stat(follow_symlinks=False)
                                 names.append(prefix + item.name)
-                                sizes.append(stat.st_size)
-                                mtimes.append(stat.st_mtime_ns)
+                                sizes.append(info.st_size)
+                                mtimes.append(info.st_mtime_ns)
+                    except FileNotFoundError:
+                        del names[kept:], sizes[kept:], mtimes[kept:]
+                        continue
+                    except OSError:
+                        del names[kept:], sizes[kept:], mtimes[kept:]
+                        info = entry.stat(follow_symlinks=False)
+                        names.append(prefix)
+                        sizes.append(info.st_size)
+                        mtimes.append(info.st_mtime_ns)
+                    folders.append(name)
                 continue
-            if not entry.is_file(follow_symlinks=False) or is_manifest(name):
+            if is_manifest(name):
                 continue
-            stat = entry.stat(follow_symlinks=False)
+            if entry.is_file(follow_symlinks=False):
+                has_result = has_result or (task and name == "result.json")
+            elif _entry_problem(entry) is None:
+                continue
+            info = entry.stat(follow_symlinks=False)
             names.append(name)
-            sizes.append(stat.st_size)
-            mtimes.append(stat.st_mtime_ns)
-            has_result = has_result or (task and name == "result.json")
-    count = len(names)
-    scan = pa.Table.from_arrays([
-        pa.array([unit.rel] * count, pa.string()), pa.array([unit.kind] * count, pa.string()),
-        pa.array(names, pa.string()), pa.array(sizes, pa.int64()), pa.array(mtimes, pa.int64()),
-    ], schema=SCAN_SCHEMA)
+            sizes.append(info.st_size)
+            mtimes.append(info.st_mtime_ns)
     folders.sort(key=REPORT_FOLDERS.index)
-    meta = _task_meta(unit, _Listing([], folders, has_result), None) if task else None
-    return UnitResult({}, meta, scan)
+    meta = _task_meta(unit, _Listing([], {}, folders, has_result), None) if task else None
+    return UnitResult({}, meta, _scan_table(unit, names, sizes, mtimes))
 
 
 def _stage(tables: dict[str, pa.Table], stage: str, key: str) -> dict[str, tuple[str, int]]:
@@ -631,20 +838,48 @@ def _stage(tables: dict[str, pa.Table], stage: str, key: str) -> dict[str, tuple
     return staged
 
 
-def read_unit(root: str, unit: Unit, only: frozenset[str] | None, stage: str, key: str) -> UnitResult:
+def _result(rows: _Rows, stage: str, key: str, meta: pa.Table | None, missing: list[str]) -> UnitResult:
+    return UnitResult(_stage(rows.tables(), stage, key), meta, None, rows.notes, rows.loaded, rows.quarantined,
+                      sorted(missing))
+
+
+def _refuse_group(rows: _Rows, unit: Unit, folder: str, folder_path: str, names: dict[str, str],
+                  problems: dict[str, str]) -> None:
+    """A report with a member that is not read: every member is quarantined (a report is loaded whole or
+    not at all), the others naming the first such member."""
+    first = min(problems)
+    for ext, name in sorted(names.items()):
+        reason = problems.get(name) or f"{first} of the same report: {problems[first]}"
+        rows.unused(unit.child(f"{folder}/{name}"), _report_kind(ext), f"{folder_path}/{name}", reason)
+
+
+def read_unit(root: str, unit: Unit, only: frozenset[str] | None, stage: str, key: str,
+              max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> UnitResult:
     """Read a unit's files (all of them, or the names in `only`, relative to the unit) into rows, staged
-    as `<stage>/<table>/<key>.parquet`."""
-    rows = _Rows(unit)
+    as `<stage>/<table>/<key>.parquet`. No file over `max_file_bytes` is read."""
+    rows = _Rows(unit, max_file_bytes)
     base = unit.path(root)
+    if unit.kind == "entries":
+        listed = _list_entries(root, unit)
+        for name, kind, reason, size, mtime in listed:
+            if only is None or name in only:
+                rows.quarantine(unit.child(name), kind, reason, None, size, mtime)
+        present = {entry[0] for entry in listed}
+        return _result(rows, stage, key, None, [unit.child(name) for name in only or () if name not in present])
     try:
-        listing = _list_unit(root, unit, with_stat=False)
+        listing = _list_unit(root, unit)
     except FileNotFoundError:
         return UnitResult({}, None, missing=sorted(unit.child(name) for name in only or ()))
-    present = {name for name, _, _, _, _ in listing.files}
+    except OSError as error:  # the unit's folder itself: quarantined under '<path>/', its files unseen
+        own = _own_name(unit)
+        if only is None or own in only:
+            rows.unused(unit.child(own), "folder", base, _folder_unreadable(error))
+        return _result(rows, stage, key, None, [unit.child(name) for name in only or () if name != own])
+    present = {name for name, _, _ in listing.files}
     missing = sorted(unit.child(name) for name in (only or ()) if name not in present)
     finished: bool | None = None
     groups: dict[tuple[str, str], dict[str, str]] = {}
-    for name, kind, folder, _, _ in listing.files:
+    for name, kind, folder in listing.files:
         if only is not None and name not in only:
             continue
         if folder is not None:
@@ -652,13 +887,17 @@ def read_unit(root: str, unit: Unit, only: frozenset[str] | None, stage: str, ke
             groups.setdefault((folder, stem), {})[ext] = name[len(folder) + 1:]
             continue
         rel = unit.child(name)
-        path = os.path.join(base, name)
-        mark = rows.mark()
+        path = os.path.join(base, name.rstrip("/"))
         task: str | None = None
         task_id: int | None = None
         if unit.kind == "pool" and kind == "task_config":
             task_id = int(TASK_CONFIG_RE.match(name).group(1))  # type: ignore[union-attr]
             task = f"task-{task_id}"
+        problem = listing.unusable.get(name)
+        if problem is not None:
+            rows.unused(rel, kind, path, problem, task)
+            continue
+        mark = rows.mark()
         try:
             result = _record_file(rows, rel, kind, path, task=task, task_id=task_id)
             if kind == "task_log":
@@ -668,21 +907,42 @@ def read_unit(root: str, unit: Unit, only: frozenset[str] | None, stage: str, ke
             missing.append(rel)
         except OSError as error:
             rows.rollback(mark)
-            rows.unreadable(rel, kind, path, error)
+            rows.unreadable(rel, kind, path, error, task)
+        except _Refused as refusal:
+            rows.rollback(mark)
+            rows.refused(rel, kind, path, refusal, task)
+        except RecursionError:  # a parser without its own guard: the file is bad, the run goes on
+            rows.rollback(mark)
+            rows.unused(rel, kind, path, _too_deep(kind), task)
     if groups:
-        maystable = _maystable_ids(f"{base}/maystable")
+        maystable = _maystable_ids(listing)
         for (folder, _), names in sorted(groups.items()):
+            folder_path = f"{base}/{folder}"
+            problems = {name: listing.unusable[f"{folder}/{name}"] for name in names.values()
+                        if f"{folder}/{name}" in listing.unusable}
+            if problems:
+                _refuse_group(rows, unit, folder, folder_path, names, problems)
+                continue
             mark = rows.mark()
             try:
-                _bug_group(rows, f"{base}/{folder}", folder, names, maystable, listing.has_result)
+                _bug_group(rows, folder_path, folder, names, maystable, listing.has_result)
             except FileNotFoundError:
                 rows.rollback(mark)
                 missing.extend(unit.child(f"{folder}/{name}") for name in names.values())
             except OSError as error:
                 rows.rollback(mark)
                 for ext, name in sorted(names.items()):
-                    kind = "bug_json" if ext == "json" else "bug_log" if ext == "log" else "other"
-                    rows.unreadable(unit.child(f"{folder}/{name}"), kind, f"{base}/{folder}/{name}", error)
+                    rows.unreadable(unit.child(f"{folder}/{name}"), _report_kind(ext), f"{folder_path}/{name}",
+                                    error)
+            except _Refused as refusal:
+                rows.rollback(mark)
+                for ext, name in sorted(names.items()):
+                    rows.refused(unit.child(f"{folder}/{name}"), _report_kind(ext), f"{folder_path}/{name}",
+                                 refusal)
+            except RecursionError:
+                rows.rollback(mark)
+                for ext, name in sorted(names.items()):
+                    rows.unused(unit.child(f"{folder}/{name}"), _report_kind(ext), f"{folder_path}/{name}",
+                                "bug report nested too deeply to parse")
     meta = _task_meta(unit, listing, finished) if unit.kind == "task" else None
-    staged = _stage(rows.tables(), stage, key)
-    return UnitResult(staged, meta, None, rows.notes, rows.loaded, rows.quarantined, sorted(missing))
+    return _result(rows, stage, key, meta, missing)

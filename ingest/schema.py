@@ -14,6 +14,8 @@ from contextlib import contextmanager
 import duckdb
 import pyarrow as pa
 
+from mutations.warehouse_lock import in_use_message
+
 from .errors import WarehouseError
 
 DEFAULT_WAREHOUSE = os.path.join("data", "warehouse.duckdb")
@@ -314,7 +316,8 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False) -> duckdb.
     try:
         return duckdb.connect(path, read_only=read_only)
     except duckdb.Error as error:
-        raise WarehouseError(f"cannot open the warehouse {path}: {error}") from None
+        # Another process holding the file is the common case (a second `make` stage): say so in one line.
+        raise WarehouseError(in_use_message(path, error) or f"cannot open the warehouse {path}: {error}") from None
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

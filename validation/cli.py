@@ -4,8 +4,9 @@ The library raises; this module alone maps errors to exit codes: 0 ok, 1 a step 
 warehouse or data SQL), 2 usage errors, 3 the server went away mid-run (rerun to continue), 130
 interrupted (committed work is kept; a rerun continues).
 
-Credentials: `--dsn` (or the environment variable PINOLOFT_DSN) is an administrator of another server;
-`--reader-dsn` (or PINOLOFT_READER_DSN) a SELECT-only account there. Neither is ever printed or stored.
+Credentials come from the environment only, never from argv (where `ps` shows them to every user for the whole
+run): PINOLOFT_DSN is an administrator of another server, PINOLOFT_READER_DSN a SELECT-only account there.
+Neither is ever printed or stored. `--dsn` and `--reader-dsn` are refused (exit 2).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ DEFAULT_SERVER_DIR = "data/mariadb"
 
 def _external_endpoints(args: argparse.Namespace):
     """(reader, admin, reader_host) for a server given by DSN. Without a reader DSN, the admin creates the
-    SELECT-only account `pinoloft_reader`@'%' with a fresh random password for this run."""
+    SELECT-only account `pinoloft_reader`@'%' with a fresh random password for this run; the loader account
+    `pinoloft_loader`@'%' (CREATE and INSERT on `pinolo_…` only) is made the same way by `DatabaseLoader`
+    when `validate` is given no loader."""
     from .server import READER_USER, Endpoint, parse_dsn
 
-    admin_dsn = args.dsn or os.environ.get("PINOLOFT_DSN")
-    reader_dsn = args.reader_dsn or os.environ.get("PINOLOFT_READER_DSN")
+    admin_dsn = os.environ.get("PINOLOFT_DSN")
+    reader_dsn = os.environ.get("PINOLOFT_READER_DSN")
     admin = parse_dsn(admin_dsn) if admin_dsn else None
     if reader_dsn:
         reader = parse_dsn(reader_dsn)
@@ -53,20 +56,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .scope import Scope
     from .server import ThrowawayServer
     from .targets import load_target
+    from .warehouse import open_warehouse
 
     load_target(args.target)  # an unknown target fails before any server starts
     if not Path(args.warehouse).exists():
         raise WarehouseError(f"no warehouse at {args.warehouse}: run `make ingest transform` first")
+    # DuckDB lets one process write the file: when another holds it, say so now, before a server is started
+    # and pairs are run only to fail at the first write. (Closed again: workers are forked without DuckDB.)
+    open_warehouse(args.warehouse).close()
     settings = RunSettings(target=args.target, repeats=args.repeats, timeout_s=args.timeout, row_cap=args.row_cap,
-                           jobs=args.jobs, fresh=args.fresh)
+                           jobs=args.jobs, fresh=args.fresh, byte_cap=args.byte_cap)
     scope = Scope(dataset=args.dataset, all_pairs=args.all)
-    if args.dsn or args.reader_dsn or os.environ.get("PINOLOFT_DSN") or os.environ.get("PINOLOFT_READER_DSN"):
+    if os.environ.get("PINOLOFT_DSN") or os.environ.get("PINOLOFT_READER_DSN"):
         reader, admin, reader_host = _external_endpoints(args)
         report = validate(args.warehouse, scope, settings, reader, admin, reader_host=reader_host, quiet=args.quiet)
     else:
         server = ThrowawayServer(args.server_dir)
         with server.running_here(keep=args.keep_server):
-            report = validate(args.warehouse, scope, settings, server.reader(), server.admin(), quiet=args.quiet)
+            report = validate(args.warehouse, scope, settings, server.reader(), server.admin(),
+                              loader=server.loader(), quiet=args.quiet)
     print(report.describe(), file=sys.stderr)
     return 0
 
@@ -109,6 +117,19 @@ def cmd_guard(args: argparse.Namespace) -> int:
     return 0 if reason is None else 1
 
 
+class _SecretInArgv(argparse.Action):
+    """Refuses an option that would carry a password in argv: a usage error (exit 2) naming the environment
+    variable to use instead. The value itself is never echoed."""
+
+    def __init__(self, option_strings: list[str], dest: str, env_name: str, **kwargs) -> None:
+        self.env_name = env_name
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.error(f"{option_string} is not accepted: a DSN carries a password, which argv shows to every "
+                     f"user (ps); set {self.env_name}=mysql://user:password@host:port in the environment instead")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m validation",
@@ -119,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true", help="debug logs")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="execute the pairs in scope and log them (resumable)")
+    run = commands.add_parser(
+        "run", help="execute the pairs in scope and log them (resumable)",
+        epilog="Another server instead of the throwaway MariaDB: set PINOLOFT_DSN=mysql://admin:password@host:port "
+        "(or ?unix_socket=/path) in the environment, and PINOLOFT_READER_DSN for an existing SELECT-only account. "
+        "A DSN is never accepted as an argument: argv is visible to every user (ps).")
     run.add_argument("--warehouse", default=DEFAULT_WAREHOUSE)
     run.add_argument("--target", default="mariadb", help="target name in validation/targets.yml (default mariadb)")
     scope = run.add_mutually_exclusive_group()
@@ -128,10 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=int, default=3, help="executions per pair, to flag unstable ones (default 3)")
     run.add_argument("--timeout", type=float, default=10.0, help="per-statement time limit in seconds (default 10)")
     run.add_argument("--row-cap", type=int, default=100_000, help="most rows a result may have (default 100000)")
+    run.add_argument("--byte-cap", type=int, default=64 * 1024 * 1024,
+                     help="most bytes of row data a result may bring (default 67108864, 64 MiB)")
     run.add_argument("--jobs", type=int, default=1, help="worker connections (default 1)")
     run.add_argument("--fresh", action="store_true", help="run everything again in a new run")
-    run.add_argument("--dsn", help="admin DSN of another server, mysql://user:password@host:port (or PINOLOFT_DSN)")
-    run.add_argument("--reader-dsn", help="a SELECT-only account on that server (or PINOLOFT_READER_DSN)")
+    # Another server comes from the environment only (module docstring); these two exist to say so.
+    run.add_argument("--dsn", action=_SecretInArgv, env_name="PINOLOFT_DSN", help=argparse.SUPPRESS)
+    run.add_argument("--reader-dsn", action=_SecretInArgv, env_name="PINOLOFT_READER_DSN", help=argparse.SUPPRESS)
     run.add_argument("--server-dir", default=DEFAULT_SERVER_DIR, help="the throwaway server's folder")
     run.add_argument("--keep-server", action="store_true", help="leave the throwaway server running afterwards")
     run.set_defaults(handler=cmd_run)

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import WarehouseError
+from .warehouse import open_warehouse
 
 __all__ = ["render_report", "write_report"]
 
@@ -90,7 +91,7 @@ def write_report(warehouse: str | Path, target: str, output: Path | None = None)
     """Render the report for `target` from the warehouse (read-only) and write it; return its path."""
     if not Path(warehouse).exists():
         raise WarehouseError(f"no warehouse at {warehouse}: run `make ingest transform validate` first")
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = open_warehouse(warehouse, read_only=True)
     try:
         text = render_report(con, target)
     finally:

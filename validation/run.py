@@ -19,17 +19,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
 from mutations.console import progress_bar
 
 from .databases import DatabaseLoader, database_name
 from .errors import DataSqlError, ServerLost, TargetError, ValidationError
-from .runner import StatementRunner, WorkItem, run_pairs
+from .runner import DEFAULT_BYTE_CAP, StatementRunner, WorkItem, run_pairs
 from .scope import Scope, read_scope
 from .server import Endpoint
 from .store import WORK_COLUMNS, append_runs, ensure_tables, now_utc
 from .targets import Target, load_target
+from .warehouse import open_warehouse
 
 __all__ = ["RunReport", "RunSettings", "check_read_only", "validate"]
 
@@ -48,6 +47,7 @@ class RunSettings:
     row_cap: int = 100_000
     jobs: int = 1
     fresh: bool = False
+    byte_cap: int = DEFAULT_BYTE_CAP  # most bytes of row data one result may bring (the row cap's twin)
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
@@ -56,11 +56,13 @@ class RunSettings:
             raise ValidationError("the statement time limit must be positive")
         if self.row_cap < 1:
             raise ValidationError("the row cap must be at least 1")
+        if self.byte_cap < 1:
+            raise ValidationError("the byte cap must be at least 1")
         if self.jobs < 1:
             raise ValidationError("jobs must be at least 1")
 
     def settings_hash(self, target: Target) -> str:
-        settings = [self.repeats, self.timeout_s, self.row_cap, target.fingerprint()]
+        settings = [self.repeats, self.timeout_s, self.row_cap, target.fingerprint(), self.byte_cap]
         return hashlib.sha256(json.dumps(settings).encode()).hexdigest()
 
 
@@ -130,13 +132,15 @@ def validate(
     admin: Endpoint | None = None,
     *,
     reader_host: str = "localhost",
+    loader: Endpoint | None = None,
     quiet: bool = False,
     on_flush: Callable[[int], None] | None = None,
 ) -> RunReport:
     """Execute the pairs in `scope` on the target behind `reader` and log them; see the module docstring.
 
-    `admin` loads the validation databases and grants `reader` (an account at `reader_host`) SELECT on them;
-    without it they must exist.
+    `admin` creates the validation databases, `loader` (CREATE and INSERT on them only; without it, `admin`
+    creates one at `reader_host` for the run) loads their data SQL, and `admin` grants `reader` (an account at
+    `reader_host`) SELECT on them; without `admin` they must exist.
     `on_flush(pair_forms_done)` is called after each committed batch.
     """
     started = time.monotonic()
@@ -144,11 +148,11 @@ def validate(
     # Workers are forked first, while this process holds no warehouse connection and no server connection.
     pool = _worker_pool(reader, target, settings) if settings.jobs > 1 else None
     try:
-        runner = StatementRunner(reader, target, settings.timeout_s, settings.row_cap)
+        runner = StatementRunner(reader, target, settings.timeout_s, settings.row_cap, settings.byte_cap)
         try:
             check_read_only(reader, runner.connection)
             return _validate(warehouse, scope, settings, target, runner, pool, reader, admin, reader_host, quiet,
-                             on_flush, started)
+                             on_flush, started, loader)
         finally:
             runner.close()
     finally:
@@ -158,11 +162,11 @@ def validate(
 
 
 def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, runner: StatementRunner, pool,
-              reader: Endpoint, admin: Endpoint | None, reader_host: str, quiet: bool, on_flush, started: float
-              ) -> RunReport:
+              reader: Endpoint, admin: Endpoint | None, reader_host: str, quiet: bool, on_flush, started: float,
+              loader: Endpoint | None = None) -> RunReport:
     server_version = runner.server_version
     settings_hash = settings.settings_hash(target)
-    con = duckdb.connect(str(warehouse))
+    con = open_warehouse(warehouse)
     try:
         ensure_tables(con)
         pairs, data_sqls = read_scope(con, scope)
@@ -176,7 +180,7 @@ def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, ru
         )
         log.info("validation run %d%s: %d pair-forms planned, %d done before, %d to run", run_id,
                  " (resumed)" if resumed else "", len(planned), skipped, len(todo))
-        items = _work_items(todo, data_sqls, admin, reader, reader_host)
+        items = _work_items(todo, data_sqls, admin, reader, reader_host, loader, target)
         constants = {"target": target.name, "server_version": server_version, "validation_run_id": run_id,
                      "settings_hash": settings_hash}
         writer = _Writer(con, run_id, constants, done_in_run, on_flush)
@@ -305,17 +309,18 @@ class _Writer:
 
 
 def _work_items(todo, data_sqls: dict[str, tuple[str, str]], admin: Endpoint | None, reader: Endpoint,
-                reader_host: str) -> list[WorkItem]:
-    """One WorkItem per pair-form, with its database loaded (or the reason it cannot be)."""
+                reader_host: str, loader: Endpoint | None = None, target: Target | None = None) -> list[WorkItem]:
+    """One WorkItem per pair-form, with its database loaded (or the reason it cannot be: a data SQL the text
+    check refuses, or one the server refuses or stops under the loader account, is logged `no_database`)."""
     needed = sorted({pair.data_sql_hash for pair, _ in todo})
     databases: dict[str, tuple[str | None, str | None]] = {}
     if needed:
         if admin is not None:
-            with DatabaseLoader(admin, reader.user, reader_host) as loader:
+            with DatabaseLoader(admin, reader.user, reader_host, loader=loader, target=target) as databases_loader:
                 for sha256 in needed:
                     text, source = data_sqls[sha256]
                     try:
-                        databases[sha256] = (loader.ensure(sha256, text, source), None)
+                        databases[sha256] = (databases_loader.ensure(sha256, text, source), None)
                     except DataSqlError as error:
                         log.warning("%s", error)
                         databases[sha256] = (None, str(error))
@@ -346,7 +351,8 @@ def _worker_pool(reader: Endpoint, target: Target, settings: RunSettings):
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     return context.Pool(settings.jobs, initializer=_start_worker,
-                        initargs=(reader, target.name, settings.timeout_s, settings.row_cap, settings.repeats))
+                        initargs=(reader, target.name, settings.timeout_s, settings.row_cap, settings.repeats,
+                                  settings.byte_cap))
 
 
 def _execute(items: list[WorkItem], runner: StatementRunner, pool, settings: RunSettings
@@ -369,10 +375,11 @@ def _execute(items: list[WorkItem], runner: StatementRunner, pool, settings: Run
 _worker: dict = {}
 
 
-def _start_worker(reader: Endpoint, target_name: str, timeout_s: float, row_cap: int, repeats: int) -> None:
+def _start_worker(reader: Endpoint, target_name: str, timeout_s: float, row_cap: int, repeats: int,
+                  byte_cap: int) -> None:
     # An exception here would make the pool restart the worker forever: keep it for the first chunk to report.
     try:
-        _worker["runner"] = StatementRunner(reader, load_target(target_name), timeout_s, row_cap)
+        _worker["runner"] = StatementRunner(reader, load_target(target_name), timeout_s, row_cap, byte_cap)
     except Exception as error:  # noqa: BLE001 - reported through _run_chunk
         _worker["error"] = f"a worker could not connect: {error}"
     _worker["repeats"] = repeats

@@ -2,8 +2,15 @@
 
 `StatementRunner` owns one read-only connection. `execute` refuses anything but one SELECT/WITH statement
 (the refusal is the outcome; the text is never sent), runs the rest under the target's per-statement time
-limit and row cap, and returns the outcome with PINOLO's row multiset. `run_pairs` executes pairs'
-original and mutated query `repeats` times and returns one log row per repeat.
+limit, a row cap and a byte cap, and returns the outcome with PINOLO's row multiset. `run_pairs` executes
+pairs' original and mutated query `repeats` times and returns one log row per repeat.
+
+Rows are read as they arrive, never buffered whole: the session's `sql_select_limit` is only a hint (an
+explicit LIMIT in the statement overrides it), so the client itself stops at cap + 1 rows or past the
+byte cap, logs `row_cap`, and drops the connection to cancel the statement (see `_stop`). A statement the
+time limit stopped is `timeout` even when the server answered it with a normal-looking row (MariaDB's
+BENCHMARK does): a result that took about as long as the limit is checked against the server's counter of
+statements the limit stopped.
 
 When the connection dies, the runner reconnects and retries the statement once; a statement that loses the
 connection twice is logged `connection_lost`. If the server does not come back, `ServerLost` stops the run:
@@ -16,10 +23,11 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import pymysql
-from pymysql.constants import COMMAND
+from pymysql.connections import MAX_PACKET_LEN, MysqlPacket
+from pymysql.constants import COMMAND, CR
 
 from .errors import ServerLost, TargetError
 from .guard import statement_refusal
@@ -28,7 +36,7 @@ from .server import Endpoint
 from .store import WORK_COLUMNS, now_utc
 from .targets import Target, error_class
 
-__all__ = ["StatementRunner", "WorkItem", "log_row_dict", "run_pairs"]
+__all__ = ["DEFAULT_BYTE_CAP", "StatementRunner", "WorkItem", "log_row_dict", "run_pairs"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,18 @@ _RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0)
 # The client waits this much longer than the server's own limit before it gives up on a statement.
 _CLIENT_TIMEOUT_MARGIN_S = 20.0
 _REFUSAL_CACHE_LIMIT = 100_000
+# Row data one result may bring (the sum of its row packets): far above a PINOLO result (a few KB), far below
+# what would strain a worker.
+DEFAULT_BYTE_CAP = 64 * 1024 * 1024
+# A result that took this share of the time limit or more is checked against the server's counter of
+# statements the limit stopped (`_limit_fired`); faster results cannot have been stopped by it.
+_SLOW_SHARE = 0.9
+# MariaDB's and MySQL's per-session counters of statements the time limit stopped.
+_LIMIT_COUNTER_QUERY = r"SHOW SESSION STATUS LIKE 'Max\_%\_time\_exceeded'"
+# sql_mode flags under which the server reads quotes or backslashes differently from the guard, which reads
+# text with MySQL's default rules (ANSI, ORACLE, MSSQL, DB2, POSTGRESQL and MAXDB imply ANSI_QUOTES).
+_FOREIGN_QUOTING_MODES = frozenset({"ANSI_QUOTES", "NO_BACKSLASH_ESCAPES", "ORACLE", "MSSQL", "DB2", "POSTGRESQL",
+                                    "MAXDB", "ANSI"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +80,18 @@ class _ConnectionLost(Exception):
     """The connection died under a statement (its cause is the driver's error)."""
 
 
+class _Received(NamedTuple):
+    """A result read to its end: its row packets, not yet decoded, and what decodes them."""
+
+    packets: list[bytes]
+    result: pymysql.connections.MySQLResult
+    columns: int
+    elapsed_ms: float
+
+
 class _Failed(Exception):
-    """The statement failed on the server; `outcome` says how."""
+    """The statement ended without a result to digest (it failed, or a cap or the time limit stopped it);
+    `outcome` says how."""
 
     def __init__(self, outcome: Outcome) -> None:
         super().__init__(outcome.error)
@@ -71,14 +101,19 @@ class _Failed(Exception):
 class StatementRunner:
     """One connection to the target as the read-only account, with the session limits applied."""
 
-    def __init__(self, endpoint: Endpoint, target: Target, timeout_s: float, row_cap: int) -> None:
+    def __init__(self, endpoint: Endpoint, target: Target, timeout_s: float, row_cap: int,
+                 byte_cap: int = DEFAULT_BYTE_CAP) -> None:
         self.endpoint = endpoint
         self.target = target
         self.timeout_s = timeout_s
         self.row_cap = row_cap
+        self.byte_cap = byte_cap
+        self._slow_ms = timeout_s * 1000.0 * _SLOW_SHARE
         self._refusals: dict[str, str | None] = {}
         self._connection: pymysql.Connection | None = None
         self._database: str | None = None
+        # The server's count of statements the time limit stopped on this connection (None: it has none).
+        self._limit_hits: int | None = None
         self.server_version = self._connect()
 
     def _connect(self) -> str:
@@ -92,13 +127,34 @@ class StatementRunner:
                     raise TargetError(f"{self.target.name}: session setting {statement!r} failed: {error.args[-1]}") from None
             cursor.execute("SELECT @@sql_mode, VERSION()")
             sql_mode, version = cursor.fetchone()
-        if "NO_BACKSLASH_ESCAPES" in (sql_mode or "").upper():
+        # Checked after the session statements: the mode they pin wins over the server's default.
+        foreign = sorted(_FOREIGN_QUOTING_MODES.intersection((sql_mode or "").upper().split(",")))
+        if foreign:
             connection.close()
-            # The guard reads backslash escapes as MySQL does by default; with this mode it would misread.
-            raise TargetError(f"{self.endpoint.describe()} runs with sql_mode NO_BACKSLASH_ESCAPES, which the guard does not read")
+            # The guard reads quotes and backslash escapes with MySQL's default rules; under these modes the
+            # server reads the same text differently (a "…" identifier, a backslash that escapes nothing).
+            raise TargetError(f"{self.endpoint.describe()} runs with sql_mode {','.join(foreign)}, which the guard "
+                              f"does not read: pin sql_mode in the target's session statements")
         self._connection = connection
         self._database = None
+        self._limit_hits = self._read_limit_hits()
         return version
+
+    def _read_limit_hits(self) -> int | None:
+        """The server's count of statements the time limit stopped on this connection; None where the server
+        keeps no such count (then a stopped statement that returns a row cannot be told apart)."""
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(_LIMIT_COUNTER_QUERY)
+                counts = cursor.fetchall()
+        except pymysql.err.MySQLError:
+            return None
+        return sum(int(value) for _, value in counts) if counts else None
+
+    def _limit_fired(self) -> bool:
+        """Whether the time limit stopped a statement since the last look (which this look becomes)."""
+        before, self._limit_hits = self._limit_hits, self._read_limit_hits()
+        return before is not None and self._limit_hits is not None and self._limit_hits > before
 
     @property
     def connection(self) -> pymysql.Connection:
@@ -146,57 +202,141 @@ class StatementRunner:
             return self._after_loss(sql, lost)
 
     def execute_all(self, statements: Sequence[tuple[str, str]]) -> list[Outcome]:
+        """Execute (database, sql) statements in order, pipelined (see `execute_each`). Same outcomes as
+        `execute` one by one."""
+        return list(self.execute_each(statements))
+
+    def execute_each(self, statements: Sequence[tuple[str, str]]) -> Iterator[Outcome]:
         """Execute (database, sql) statements in order, pipelined: while the server works on one statement,
         the client digests the previous result and guards the next text, so the bookkeeping hides in the
-        server's time instead of adding to it. Same outcomes as `execute` one by one."""
-        outcomes: list[Outcome | None] = [None] * len(statements)
-        received: tuple[int, tuple, int, float] | None = None
+        server's time instead of adding to it. Yields each outcome in order as soon as it is known, and only
+        while no statement is in flight, so a caller may drop each result's rows once it has used them."""
+        ready: dict[int, Outcome] = {}
+        next_out = 0
+        received: tuple[int, _Received] | None = None
         last = len(statements) - 1
         for index, (database, sql) in enumerate(statements):
             reason = self.refusal(sql)
             if reason is not None:
-                outcomes[index] = Outcome("refused", error=f"not executed: {reason}")
-                continue
-            self.use(database)
-            started = time.perf_counter()
-            try:
-                self._send(sql)
-            except _ConnectionLost as lost:
-                outcomes[index] = self._after_loss(sql, lost, database)
-                continue
-            if received is not None:
-                outcomes[received[0]] = self._finish(received[1:])
-                received = None
-            if index < last:
-                self.refusal(statements[index + 1][1])
-            try:
-                received = (index, *self._receive(started))
-            except _ConnectionLost as lost:
-                outcomes[index] = self._after_loss(sql, lost, database)
-            except _Failed as failed:
-                outcomes[index] = failed.outcome
+                ready[index] = Outcome("refused", error=f"not executed: {reason}")
+            else:
+                self.use(database)
+                started = time.perf_counter()
+                try:
+                    self._send(sql)
+                except _ConnectionLost as lost:
+                    ready[index] = self._after_loss(sql, lost, database)
+                else:
+                    if received is not None:
+                        ready[received[0]] = self._finish(received[1])
+                        received = None
+                    if index < last:
+                        self.refusal(statements[index + 1][1])
+                    try:
+                        received = (index, self._receive(started))
+                    except _ConnectionLost as lost:
+                        ready[index] = self._after_loss(sql, lost, database)
+                    except _Failed as failed:
+                        ready[index] = failed.outcome
+            while next_out in ready:
+                yield ready.pop(next_out)
+                next_out += 1
         if received is not None:
-            outcomes[received[0]] = self._finish(received[1:])
-        return outcomes
+            ready[received[0]] = self._finish(received[1])
+        while next_out in ready:
+            yield ready.pop(next_out)
+            next_out += 1
 
-    # Sending and receiving apart is what lets `execute_all` overlap work with the server. pymysql's
-    # `Connection.query` is exactly `_execute_command(COM_QUERY, …)` then `_read_query_result()`.
+    # Sending and receiving apart is what lets `execute_each` overlap work with the server. pymysql's
+    # `Connection.query` is `_execute_command(COM_QUERY, …)` then `_read_query_result()`; rows are read here
+    # packet by packet (`_read_rows`) instead of all at once.
     def _send(self, sql: str) -> None:
         try:
             self._connection._execute_command(COMMAND.COM_QUERY, sql.encode("utf-8", "surrogateescape"))
         except (pymysql.err.MySQLError, OSError) as error:
             raise _ConnectionLost() from error
 
-    def _receive(self, started: float) -> tuple[tuple, int, float]:
-        """(rows, column count, elapsed ms) of the statement in flight; _Failed or _ConnectionLost if none."""
+    def _receive(self, started: float) -> _Received:
+        """The result of the statement in flight, its rows still as packets; _Failed (an error, a cap, the
+        time limit) or _ConnectionLost if none. Nothing is in flight afterwards."""
+        connection = self._connection
         try:
-            self._connection._read_query_result()
+            connection._read_query_result(unbuffered=True)
+            result = connection._result
+            packets, stopped_by = self._read_rows(connection, result) if result.unbuffered_active else ([], None)
         except (pymysql.err.MySQLError, OSError) as error:
             raise self._failure(error, (time.perf_counter() - started) * 1000.0) from error
-        result = self._connection._result
-        return result.rows or (), len(result.description or ()), (time.perf_counter() - started) * 1000.0
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        columns = len(result.description or ())
+        if stopped_by is not None:
+            self._stop()
+        if stopped_by is not None or len(packets) > self.row_cap:
+            # cap + 1 rows then EOF: sql_select_limit stopped the statement on the server, nothing to cancel.
+            raise _Failed(Outcome("row_cap", error=stopped_by or f"more than {self.row_cap} rows",
+                                  row_count=len(packets), column_count=columns, duration_ms=elapsed_ms))
+        if elapsed_ms >= self._slow_ms and self._limit_fired():
+            # MariaDB ends some statements the limit stops (BENCHMARK, …) with a row and no error or warning.
+            raise _Failed(Outcome("timeout", error="the statement time limit stopped the statement, which "
+                                  "returned an incomplete result", row_count=len(packets), column_count=columns,
+                                  duration_ms=elapsed_ms))
+        return _Received(packets, result, columns, elapsed_ms)
 
-    def _run(self, sql: str) -> tuple[tuple, int, float]:
+    def _read_rows(self, connection: pymysql.Connection, result) -> tuple[list[bytes], str | None]:
+        """Read the row packets of an unbuffered result up to its EOF: (packets, None). When a row comes after
+        cap + 1 rows, or the next row packet would bring the row data past the byte cap, stop reading and
+        leave the statement in flight for `_stop` to cancel: (the packets kept, which cap stopped it).
+        Rows stay packets (their bytes and 33 more each) until `_finish` decodes them, so the byte cap bounds
+        their memory, and decoding happens while the server works on the next statement. Server errors raise
+        as pymysql's exceptions."""
+        row_cap, byte_cap = self.row_cap, self.byte_cap
+        packets: list[bytes] = []
+        received = 0
+        while True:
+            data = _read_payload(connection, byte_cap - received)
+            if data is not None:
+                first = data[0]
+                if first == 0xFE and len(data) < 9:  # EOF: a row that starts with 0xFE is 9 bytes or more
+                    result._check_packet_is_eof(MysqlPacket(data, connection.encoding))
+                    result.unbuffered_active = False
+                    result.connection = None
+                    return packets, None
+                if first == 0xFF:
+                    result.unbuffered_active = False
+                    result.connection = None
+                    pymysql.err.raise_mysql_exception(data)
+                received += len(data)
+            if data is None or received > byte_cap:
+                stopped_by = f"more than {byte_cap} bytes of rows"
+            elif len(packets) > row_cap:
+                # A row after cap + 1: an explicit LIMIT in the statement overrode sql_select_limit.
+                stopped_by = f"more than {row_cap} rows"
+            else:
+                packets.append(data)
+                continue
+            result.unbuffered_active = False  # nothing more is read from this result: see _stop
+            result.connection = None
+            return packets, stopped_by
+
+    def _stop(self) -> None:
+        """Cancel the statement in flight by dropping its connection, and connect again.
+
+        Why not KILL QUERY from a second connection: the rows already sent (socket buffers, the server's net
+        buffer, the rest of a huge row) would still have to be read and thrown away, and a KILL that arrives
+        after the statement ended may hit nothing or, on some servers, the next statement. A dropped
+        connection reads nothing more, races with nothing, needs no second connection and works on every
+        target: the server, writing rows to a closed socket, ends the statement at once (its thread leaves
+        the process list within milliseconds). The cost, a new login and the session statements, is paid
+        only by the rare statement that exceeds a cap."""
+        database = self._database
+        self.close()
+        try:
+            self._connect()
+        except TargetError as error:
+            self._reconnect(error)
+        if database is not None:
+            self.use(database)
+
+    def _run(self, sql: str) -> _Received | Outcome:
         started = time.perf_counter()
         self._send(sql)
         try:
@@ -211,20 +351,21 @@ class StatementRunner:
             return _Failed(Outcome("timeout", error_code=code, error=_text(error), duration_ms=elapsed_ms))
         if code in _CONNECTION_ERRORS or isinstance(error, (pymysql.err.InterfaceError, OSError)):
             return _ConnectionLost()
-        status = "timeout" if code in self.target.timeout_error_codes else "error"
-        return _Failed(Outcome(status, error_code=code, error=_text(error), duration_ms=elapsed_ms))
+        if code in self.target.timeout_error_codes:
+            self._limit_hits = self._read_limit_hits()  # it counted this statement: the next look starts here
+            return _Failed(Outcome("timeout", error_code=code, error=_text(error), duration_ms=elapsed_ms))
+        return _Failed(Outcome("error", error_code=code, error=_text(error), duration_ms=elapsed_ms))
 
-    def _finish(self, received) -> Outcome:
-        """The outcome of a received result: rows → PINOLO's row strings, their multiset and digest."""
+    def _finish(self, received: _Received | Outcome) -> Outcome:
+        """The outcome of a received result: row packets → cells → PINOLO's row strings, their multiset and
+        digest."""
         if isinstance(received, Outcome):
             return received
-        rows, columns, elapsed_ms = received
-        if len(rows) > self.row_cap:
-            return Outcome("row_cap", error=f"more than {self.row_cap} rows", row_count=len(rows),
-                           column_count=columns, duration_ms=elapsed_ms)
-        strings = [row_string(row) for row in rows]
-        return Outcome("ok", row_count=len(rows), column_count=columns, digest=result_digest(strings),
-                       duration_ms=elapsed_ms, rows=Counter(strings))
+        decode = received.result._read_row_from_packet
+        # (MysqlPacket ignores its encoding argument: the result's converters carry the cells' encodings.)
+        strings = [row_string(decode(MysqlPacket(packet, None))) for packet in received.packets]
+        return Outcome("ok", row_count=len(strings), column_count=received.columns, digest=result_digest(strings),
+                       duration_ms=received.elapsed_ms, rows=Counter(strings))
 
     def _after_loss(self, sql: str, lost: _ConnectionLost, database: str | None = None) -> Outcome:
         """Reconnect (or raise ServerLost) and run `sql` once more; a second loss is its outcome."""
@@ -262,7 +403,7 @@ def run_pairs(runner: StatementRunner, items: Sequence[WorkItem], repeats: int) 
         for _ in range(repeats)
         for sql in (item.original_sql, item.mutated_sql)
     ]
-    outcomes = iter(runner.execute_all(statements))
+    outcomes = runner.execute_each(statements)
     rows: list[dict] = []
     for item in items:
         if item.database_name is None:
@@ -273,6 +414,8 @@ def run_pairs(runner: StatementRunner, items: Sequence[WorkItem], repeats: int) 
             original, mutated = next(outcomes), next(outcomes)
             rows.append(_log_row(runner.target, item, repeat, original, mutated,
                                  oracle(original, mutated, item.is_upper)))
+            # The multisets served the oracle: a chunk keeps only its log rows, not every result it ran.
+            original.rows = mutated.rows = None
     return rows
 
 
@@ -293,6 +436,34 @@ def _log_row(target: Target, item: WorkItem, repeat: int, original: Outcome, mut
 def log_row_dict(row: tuple) -> dict:
     """A log row as {column: value}, for readers of `run_pairs`' output."""
     return dict(zip(WORK_COLUMNS, row))
+
+
+def _read_payload(connection: pymysql.Connection, budget: int) -> bytes | None:
+    """The next packet's payload, read as pymysql's `_read_packet` does (sequence check, a payload of 16 MiB
+    or more joined from its parts), but None, with its body left unread, when it is longer than `budget`
+    bytes and so cannot be an EOF packet: a single huge row never reaches memory."""
+    read = connection._read_bytes
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        header = read(4)
+        length = header[0] | header[1] << 8 | header[2] << 16
+        sequence = header[3]
+        if sequence != connection._next_seq_id:
+            connection._force_close()
+            if sequence == 0:  # MariaDB sends its shutdown error with sequence number 0
+                raise pymysql.err.OperationalError(CR.CR_SERVER_LOST, "Lost connection to MySQL server during query")
+            raise pymysql.err.InternalError(f"Packet sequence number wrong - got {sequence} expected "
+                                            f"{connection._next_seq_id}")
+        connection._next_seq_id = (sequence + 1) % 256
+        total += length
+        if total > budget and total >= 9:
+            return None
+        if length < MAX_PACKET_LEN and not parts:
+            return read(length)
+        parts.append(read(length))
+        if length < MAX_PACKET_LEN:
+            return b"".join(parts)
 
 
 def _code(error: BaseException | None) -> int | None:

@@ -306,10 +306,10 @@ def test_an_unreadable_file_is_quarantined_not_fatal(clean_tree, tmp_path, monke
     target = min((root / "mysql" / "task-0" / "bugs").glob("*.log"))
     real_read = readers._read
 
-    def failing_read(path):
+    def failing_read(path, *args):
         if path == str(target):
             raise PermissionError(13, "Permission denied", path)
-        return real_read(path)
+        return real_read(path, *args)
 
     monkeypatch.setattr(readers, "_read", failing_read)
     warehouse = tmp_path / "w.duckdb"

@@ -14,6 +14,7 @@ from mutations.formats import OUTPUT_DATA_SQL
 from validation import ThrowawayServer, mariadb_binaries
 from validation.databases import DatabaseLoader
 from validation.scope import REFERENCE_DATA_SQL_HASH
+from validation.server import private_home
 
 SAMPLE = ROOT / "examples" / "pinolo-output"
 
@@ -23,8 +24,21 @@ def _require_mariadb() -> None:
         pytest.fail("MariaDB server not installed (mariadbd, mariadb-install-db): run `make setup`", pytrace=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remove_private_homes(tmp_path_factory):
+    """A server run as root keeps its files in the temp directory when its user cannot reach the test's folder
+    (pytest's are 0700): remove those of every server folder this session made, once it is over."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    for folder in [base, *base.rglob("*")]:
+        home = private_home(folder)
+        if folder.is_dir() and not folder.is_symlink() and home.is_dir():
+            ThrowawayServer(folder).stop()
+            shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def mariadb(tmp_path_factory):
+def mariadb(tmp_path_factory, _remove_private_homes):
     """A running throwaway server, shared by the session; tests that kill it restart it."""
     _require_mariadb()
     server = ThrowawayServer(tmp_path_factory.mktemp("mariadb"))
@@ -37,7 +51,7 @@ def mariadb(tmp_path_factory):
 def reference_database(mariadb) -> str:
     """The §9.3 data loaded into its validation database, with SELECT granted to the reader."""
     reader = mariadb.reader()
-    with DatabaseLoader(mariadb.admin(), reader.user) as loader:
+    with DatabaseLoader(mariadb.admin(), reader.user, loader=mariadb.loader()) as loader:
         return loader.ensure(REFERENCE_DATA_SQL_HASH, OUTPUT_DATA_SQL.decode(), "reference output.data.sql")
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
+import pytest
 
-from validation_helpers import dbt_build, run_cli
+from validation_helpers import ROOT, dbt_build, run_cli
 
 PYTHON = sys.executable
 
@@ -94,7 +98,12 @@ def test_ctrl_c_keeps_committed_work_and_a_rerun_continues(warehouse, tmp_path):
     command = [PYTHON, "-m", "validation", "--quiet", "run", "--warehouse", str(warehouse), "--all", "--repeats", "40",
                "--server-dir", str(server_dir)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
+    # Interrupt once the run has worked a while: the server's start (mariadb-install-db included) takes from
+    # one to several seconds on a loaded machine, so wait for it, then for a few of the 1 s commits.
+    deadline = time.monotonic() + 120
+    while not (server_dir / "server.json").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(3.0)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
@@ -113,3 +122,106 @@ def test_ctrl_c_keeps_committed_work_and_a_rerun_continues(warehouse, tmp_path):
         planned = con.execute("SELECT pair_forms_planned FROM raw.validation_invocations").fetchall()[0][0]
     assert pair_forms == planned and rows == distinct_rows == planned * 40
     assert not (server_dir / "server.json").exists()  # the run stopped the server it started, both times
+
+
+# A password written to break out of the shell line the Makefile used to paste the DSN into ('…'), and out of
+# make itself: each part creates a file (relative to make's folder) if anything ever parses it.
+HOSTILE_PASSWORD = "';touch p;'$(touch q)`touch r`$(shell touch s)\\ \"x"
+
+
+def _make(*args: str, cwd: Path, env: dict[str, str] | None = None, **popen) -> subprocess.Popen[str]:
+    """`make -f <repo>/Makefile ARGS` from `cwd` (an empty folder, where an injected `touch` would land)."""
+    return subprocess.Popen(["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), f"PY={PYTHON}", *args],
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})}, **popen)
+
+
+@pytest.mark.parametrize("password, error", [
+    # the issue's form: its '/' ends the DSN's host part early, so the CLI refuses the DSN itself
+    ("';touch TMP/p;'x", "ERROR validation: a DSN looks like mysql://user:password@host:port"),
+    # whole DSNs: the CLI tries the server they name
+    ("';touch p;'x", "ERROR validation: cannot connect to 127.0.0.1:1 as u: "),
+    (HOSTILE_PASSWORD, "ERROR validation: cannot connect to 127.0.0.1:1 as u: "),
+])
+def test_make_validate_never_lets_the_shell_or_make_read_the_dsn(password, error, tmp_path):
+    password = password.replace("TMP", str(tmp_path))
+    folder = tmp_path / "make-runs-here"
+    folder.mkdir()
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    make = _make("validate-run", f"WAREHOUSE={warehouse}", f"DSN=mysql://u:{password}@127.0.0.1:1", cwd=folder)
+    stdout, stderr = make.communicate(timeout=300)
+    assert list(folder.iterdir()) == [] and not (tmp_path / "p").exists()  # nothing ran
+    assert make.returncode == 2 and "Traceback" not in stderr  # the CLI failed (exit 1), so make did
+    assert stdout == "validating on mariadb (server from DSN)\n"
+    assert error in stderr
+    assert password not in stdout + stderr and "touch" not in stdout + stderr
+
+
+def _processes_holding(secret: bytes) -> dict[int, bytes]:
+    """Every process whose argv contains `secret` right now (pid -> argv), as `ps` would show it."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                argv = Path("/proc", entry, "cmdline").read_bytes()
+            except OSError:
+                continue  # ended meanwhile
+            if secret in argv:
+                found[int(entry)] = argv
+    return found
+
+
+@pytest.mark.parametrize("via", ["make DSN=", "PINOLOFT_DSN= make"])
+def test_a_hostile_password_reaches_the_server_intact_and_never_an_argv_but_makes(via, warehouse, mariadb, tmp_path):
+    """Against the real server: the account's password is the hostile one, so a finished run proves it arrived
+    byte for byte. While the run goes on, no process but make itself (and with PINOLOFT_DSN not even make) has
+    it in its argv; it is nowhere in the output or the warehouse; nothing it holds ran."""
+    socket = mariadb.running()["socket"]
+    with mariadb.admin().connect() as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE USER IF NOT EXISTS 'pinoloft_hostile'@'localhost' IDENTIFIED BY %s", (HOSTILE_PASSWORD,))
+        cursor.execute("ALTER USER 'pinoloft_hostile'@'localhost' IDENTIFIED BY %s", (HOSTILE_PASSWORD,))
+        cursor.execute("GRANT ALL PRIVILEGES ON *.* TO 'pinoloft_hostile'@'localhost' WITH GRANT OPTION")
+    dsn = f"mysql://pinoloft_hostile:{HOSTILE_PASSWORD}@localhost/?unix_socket={socket}"
+    folder = tmp_path / "make-runs-here"
+    folder.mkdir()
+    settings = ["validate-run", f"WAREHOUSE={warehouse}", "DATASET=demo", "REPEATS=1", "QUIET=--quiet"]
+    if via == "make DSN=":
+        dry_run = _make("-n", *settings, f"DSN={dsn}", cwd=folder)
+        printed, _ = dry_run.communicate(timeout=60)
+        assert dry_run.returncode == 0 and f"{PYTHON} -m validation --quiet run --warehouse {warehouse}" in printed
+        assert HOSTILE_PASSWORD not in printed  # the recipe make would hand to the shell never holds it
+        make = _make(*settings, f"DSN={dsn}", cwd=folder)
+    else:
+        make = _make(*settings, cwd=folder, env={"PINOLOFT_DSN": dsn})
+
+    secret, seen_holding, seen_validation = HOSTILE_PASSWORD.encode(), {}, False
+    while make.poll() is None:
+        seen_holding.update(_processes_holding(secret))
+        seen_validation = seen_validation or any(
+            str(warehouse).encode() in argv for argv in _processes_holding(b"-m\0validation\0").values())
+    stdout, stderr = make.communicate(timeout=300)
+    assert make.returncode == 0, stderr
+    assert seen_validation  # the scan did see the CLI's own process while it ran
+    if via == "make DSN=":
+        # make itself, and its forks in the instant before they exec a recipe's shell (same argv as make's)
+        assert make.pid in seen_holding
+        assert {argv for argv in seen_holding.values()} == {seen_holding[make.pid]}
+    else:
+        assert seen_holding == {}
+    assert f"at socket {socket}, scope dataset:demo: finished" in stderr
+    assert HOSTILE_PASSWORD not in stdout + stderr
+    assert secret not in warehouse.read_bytes()
+    assert list(folder.iterdir()) == []
+
+
+def test_a_dsn_in_argv_is_a_usage_error_that_names_the_environment_variable(warehouse, tmp_path):
+    for option, variable in (("--dsn", "PINOLOFT_DSN"), ("--reader-dsn", "PINOLOFT_READER_DSN")):
+        refused = run_cli(PYTHON, "-m", "validation", "run", "--warehouse", str(warehouse), "--server-dir",
+                          str(tmp_path / "mariadb"), option, "mysql://admin:Argv-Secret@127.0.0.1:3306", check=False)
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert refused.stderr.splitlines()[-1] == (
+            f"python -m validation run: error: {option} is not accepted: a DSN carries a password, which argv "
+            f"shows to every user (ps); set {variable}=mysql://user:password@host:port in the environment instead")
+        assert "Argv-Secret" not in refused.stderr
+    assert not (tmp_path / "mariadb").exists()  # refused before anything started
