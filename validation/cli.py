@@ -109,9 +109,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_guard(args: argparse.Namespace) -> int:
-    from .guard import statement_refusal
+    from .guard import MAX_STATEMENT_CHARS, statement_refusal
 
-    sql = sys.stdin.read() if args.sql == "-" else args.sql
+    # One character past the limit is enough for the guard to refuse the text as too long: never read more.
+    sql = sys.stdin.read(MAX_STATEMENT_CHARS + 1) if args.sql == "-" else args.sql
     reason = statement_refusal(sql)
     print("accepted: one SELECT/WITH statement" if reason is None else f"refused: {reason}")
     return 0 if reason is None else 1

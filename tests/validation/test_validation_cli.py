@@ -59,6 +59,11 @@ def test_guard_command_and_usage_errors(tmp_path):
     assert accepted.stdout.strip() == "accepted: one SELECT/WITH statement"
     refused = run_cli(PYTHON, "-m", "validation", "guard", "SELECT 1; DROP TABLE t", check=False)
     assert (refused.returncode, refused.stdout.strip()) == (1, "refused: more than one statement (';' at char 8)")
+    # From standard input the command reads one character past the limit, never the whole (3 MiB) text.
+    huge = subprocess.run([PYTHON, "-m", "validation", "guard", "-"], input="SELECT 1 " + "x" * (3 << 20),
+                          capture_output=True, text=True, timeout=120)
+    assert (huge.returncode, huge.stdout.strip()) == (
+        1, "refused: statement of 1048577 characters is over the 1048576 character limit")
     unknown = run_cli(PYTHON, "-m", "validation", "run", "--warehouse", str(tmp_path / "none.duckdb"),
                       "--target", "sqlite", "--server-dir", str(tmp_path / "m"), check=False)
     assert unknown.returncode == 1
