@@ -110,6 +110,7 @@ export:
 train:
 	@test -n "$(DATASET)" || { echo "make train needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
 	@test "$(BACKEND)" != local -o -n "$(BASE_MODEL)" || { echo "make train BACKEND=local needs BASE_MODEL=<local model folder>"; exit 2; }
+	@$(PY) -m ingest --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)
 	@test -f data/exports/$(DATASET)/train.jsonl || $(MAKE) --no-print-directory ingest transform export
 	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) train --backend $(BACKEND) --dataset $(DATASET) --epochs $(EPOCHS) \
 		$(if $(MODEL),--model $(MODEL)) $(if $(SUFFIX),--suffix $(SUFFIX)) $(if $(SUBMIT),--submit) \
@@ -129,6 +130,7 @@ serve:
 # ft=ft:… job:ftjob-…"; writes data/reports/<dataset>/evaluation.html and .md.
 evaluate:
 	@test -n "$(DATASET)" || { echo "make evaluate needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
+	@$(PY) -m ingest --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)
 	@test -f data/exports/$(DATASET)/test.jsonl || $(MAKE) --no-print-directory ingest transform export
 	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) evaluate --dataset $(DATASET) --models "$(MODELS)" \
 		$(if $(LIMIT),--limit $(LIMIT))

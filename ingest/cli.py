@@ -1,8 +1,8 @@
 """`python -m ingest`: load PINOLO trees, judge their pairs, load dataset configs, derive top-up pairs.
 
 The library raises; this module alone maps errors to exit codes: 0 ok, 1 a step failed (bad dataset
-config, steps in the wrong order, a warehouse that cannot be opened), 2 usage errors and missing paths,
-130 interrupted (the run's transaction is rolled back: the warehouse is as before).
+config, steps in the wrong order, a warehouse that cannot be opened), 2 usage errors, missing paths and
+unknown dataset names, 130 interrupted (the run's transaction is rolled back: the warehouse is as before).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 
 from mutations.console import setup_logging
 
-from .errors import IngestError, SourceError
+from .errors import IngestError, SourceError, UnknownDatasetError
 from .schema import DEFAULT_WAREHOUSE
 
 log = logging.getLogger("ingest")
@@ -41,8 +41,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from .datasets import load_datasets
+    from .datasets import load_datasets, require_dataset
 
+    if args.require is not None:
+        config = require_dataset(args.dir, args.require)
+        if not args.quiet:
+            print(f"dataset {config.name} is defined in {config.path}", file=sys.stderr)
+        return 0
     names = load_datasets(args.warehouse, args.dir)
     print(f"loaded {len(names)} dataset config(s) from {args.dir}: {', '.join(names) or '-'}", file=sys.stderr)
     return 0
@@ -115,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         "with one row per dataset and strategy. A bad file is an error naming the file and the key; then "
         "nothing is loaded.")
     datasets.add_argument("--dir", default="datasets", help="folder of dataset YAML files (default: datasets)")
+    datasets.add_argument("--require", metavar="NAME",
+                          help="only check that NAME is a valid dataset there (exit 2 if not); the warehouse is not "
+                          "opened")
     datasets.set_defaults(handler=cmd_datasets)
 
     synthesize = commands.add_parser(
@@ -131,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(quiet=args.quiet, verbose=args.verbose)
     try:
         return args.handler(args)
-    except SourceError as error:
+    except (SourceError, UnknownDatasetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except IngestError as error:

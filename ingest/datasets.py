@@ -36,7 +36,7 @@ import yaml
 from mutations.generator import KNOWN_DBMS
 from mutations.strategies import STRATEGIES
 
-from .errors import DatasetConfigError, IngestError
+from .errors import DatasetConfigError, IngestError, UnknownDatasetError
 from .schema import arrow_schema, columns, ensure_schema, write_transaction
 
 KEYS = ("name", "dbms", "strategies", "quota", "quotas", "max_length", "form", "splits", "seed", "top_up",
@@ -188,6 +188,17 @@ def read_configs(directory: str | os.PathLike[str]) -> list[DatasetConfig]:
                                      f"dataset {config.name!r} is also defined in {seen[config.name]}")
         seen[config.name] = config.path
     return configs
+
+
+def require_dataset(directory: str | os.PathLike[str], name: str) -> DatasetConfig:
+    """The config named `name` in `directory` (all of them validated); UnknownDatasetError naming the known
+    ones when none is. Reads no warehouse: callers check a name before any step that would write."""
+    configs = read_configs(directory)
+    for config in configs:
+        if config.name == name:
+            return config
+    known = ", ".join(sorted(config.name for config in configs)) or "none"
+    raise UnknownDatasetError(f"unknown dataset {name!r}: the configs in {os.fspath(directory)} define {known}")
 
 
 def load_datasets(warehouse: str | os.PathLike[str], directory: str | os.PathLike[str] = "datasets") -> list[str]:

@@ -25,5 +25,9 @@ class DatasetConfigError(IngestError):
         super().__init__(f"{where}: {message}")
 
 
+class UnknownDatasetError(IngestError):
+    """A dataset name that no config of the dataset folder defines (a usage error: the message lists the known)."""
+
+
 class StepOrderError(IngestError):
     """A step that needs an earlier one (e.g. `synthesize` before `check` or `datasets`)."""

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from finetune_helpers import make_export
 
@@ -128,6 +129,18 @@ def test_make_train_is_a_dry_run(tmp_path):
     assert "dataset demo" in result.stdout
     assert "cannot submit: no API key (environment variable OPENAI_API_KEY is not set)" in result.stdout
     assert "dry run: nothing was sent" in result.stdout
+
+
+@pytest.mark.parametrize("target", ["train", "evaluate"])
+def test_make_with_an_unknown_dataset_fails_at_once_and_never_ingests(target, tmp_path):
+    """A typo in DATASET= used to find no export, ingest the bundled sample into the user's own warehouse and
+    only then fail. Now it stops before any step, naming the dataset and the known ones."""
+    warehouse = tmp_path / "mine.duckdb"
+    result = subprocess.run(["make", "--no-print-directory", target, "DATASET=demoo", f"WAREHOUSE={warehouse}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == "error: unknown dataset 'demoo': the configs in datasets define demo"
+    assert "ingest" not in result.stdout and not warehouse.exists()
 
 
 def test_make_evaluate_with_the_api_free_mutators(tmp_path):

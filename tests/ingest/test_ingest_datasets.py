@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from ingest_helpers import rows, scalar
 
-from ingest.datasets import load_datasets, parse_config, read_configs
-from ingest.errors import DatasetConfigError
+from ingest.datasets import load_datasets, parse_config, read_configs, require_dataset
+from ingest.errors import DatasetConfigError, UnknownDatasetError
 from mutations.strategies import STRATEGIES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,3 +142,19 @@ def test_cli_reports_config_errors_with_exit_code_1(tmp_path):
                              str(tmp_path / "w.duckdb")], cwd=REPO, capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: {path}: key 'quota': must be an integer >= 0 or \"all\", got 'lots'"
+
+
+def test_require_dataset_names_the_unknown_and_the_known_without_a_warehouse(tmp_path):
+    folder = tmp_path / "datasets"
+    _write(folder, "small.yml", VALID)
+    _write(folder, "other.yml", "name: big\n" + VALID)
+    assert require_dataset(folder, "big").path == str(folder / "other.yml")
+    assert require_dataset(folder, "small").name == "small"
+    with pytest.raises(UnknownDatasetError) as unknown:
+        require_dataset(folder, "smal")
+    assert str(unknown.value) == f"unknown dataset 'smal': the configs in {folder} define big, small"
+    cli = subprocess.run([sys.executable, "-m", "ingest", "--quiet", "datasets", "--dir", str(folder), "--require",
+                          "smal", "--warehouse", str(tmp_path / "never.duckdb")],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert (cli.returncode, cli.stderr) == (2, f"error: unknown dataset 'smal': the configs in {folder} define big, small\n")
+    assert not (tmp_path / "never.duckdb").exists()
