@@ -32,11 +32,17 @@ SERVE_NAME ?=
 # dbt must not phone home: there is no network at run time.
 DBT_ENV := PINOLOFT_WAREHOUSE=$(abspath $(WAREHOUSE)) DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_NO_VERSION_CHECK=True
 
-.PHONY: setup system-packages venv test demo ingest check transform validate validate-run validation-report \
+.PHONY: help setup system-packages venv test demo ingest check transform validate validate-run validation-report \
 	export train serve experiments evaluate docs sample server-start server-stop \
 	bench-mutations bench-generate bench-ingest bench-transform bench-export bench-validation clean
 
-setup: system-packages venv
+# A bare `make` lists the targets: each documented by the `## …` at the end of its line.
+.DEFAULT_GOAL := help
+help:
+	@echo "pinoloft: PINOLO fuzzer output -> validated, balanced fine-tuning data. Start with: make setup, make demo"
+	@awk -F':.*## ' '/^[a-z][a-z-]*:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
+
+setup: system-packages venv  ## install everything: Debian packages (MariaDB, Chromium) and .venv
 
 # Debian packages the later stages and their tests need (MariaDB server for validation; Chromium, run headless, for
 # the evaluation report's page tests). Each is installed only when missing; chromium needs no recommends headless.
@@ -54,19 +60,19 @@ venv:
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev,local]'
 
-test:
+test:  ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # PINOLO output -> raw schema (incremental; one transaction per run).
-ingest:
+ingest:  ## PINOLO files (PINOLO_OUTPUT=DIR) into the warehouse's raw schema
 	$(PY) -m ingest $(QUIET) load --root $(PINOLO_OUTPUT) --warehouse $(WAREHOUSE)
 
 # Mutation verdicts for every distinct pair not yet judged.
-check:
+check:  ## mutation verdicts for pairs not judged yet
 	$(PY) -m ingest $(QUIET) check --warehouse $(WAREHOUSE)
 
 # Verdicts, dataset configs and synthetic top-ups, then dbt: staging -> intermediate -> marts (+ tests).
-transform: check
+transform: check  ## check, dataset configs, synthetic top-ups, then dbt build
 	$(PY) -m ingest $(QUIET) datasets --warehouse $(WAREHOUSE) --dir $(DATASETS_DIR)
 	$(PY) -m ingest $(QUIET) synthesize --warehouse $(WAREHOUSE)
 	$(DBT_ENV) $(DBT) build --project-dir dbt_project --profiles-dir dbt_project --quiet
@@ -75,7 +81,7 @@ transform: check
 # mysql://admin:password@host:port is given), logged to raw.validation_runs; then dbt joins the logs into the
 # marts and report.md is written.
 # Scope: DATASET=<name>, ALL=1 (every deduplicated pair), or every dataset's candidates. Resumable.
-validate: validate-run transform validation-report
+validate: validate-run transform validation-report  ## run pairs on a real server (TARGET=, DATASET= | ALL=1, JOBS=, REPEATS=; PINOLOFT_DSN in the environment)
 
 # The DSN carries a password, so it is only ever read with $(value DSN): make never expands it (a `$(shell …)` in
 # it runs nothing) and no shell line holds it (quotes, `;`, `$`, backquotes, backslashes and spaces arrive
@@ -94,20 +100,20 @@ validate-run:
 validation-report:
 	$(PY) -m validation $(QUIET) report --warehouse $(WAREHOUSE) --target $(TARGET)
 
-server-start:
+server-start:  ## start the throwaway MariaDB in data/mariadb/
 	$(PY) -m validation server start
 
-server-stop:
+server-stop:  ## stop it
 	$(PY) -m validation server stop
 
 # The selected dataset(s) as chat JSONL + meta + report (reads the warehouse read-only); all without DATASET.
-export:
+export:  ## a dataset's JSONL files, sidecars and report (DATASET=NAME)
 	$(PY) -m exporters $(QUIET) export $(if $(DATASET),--dataset $(DATASET)) --warehouse $(WAREHOUSE)
 
 # A fine-tuning job on the exported dataset: a dry run (check, cost, plan) unless SUBMIT=1. The export is made
 # first when it is missing (from PINOLO_OUTPUT, the bundled sample by default). BACKEND=local BASE_MODEL=DIR:
 # LoRA on a local model folder, trained right away (resumes from its last checkpoint when rerun).
-train:
+train:  ## fine-tuning: a dry run, or SUBMIT=1; BACKEND=local BASE_MODEL=DIR for LoRA
 	@test -n "$(DATASET)" || { echo "make train needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
 	@test "$(BACKEND)" != local -o -n "$(BASE_MODEL)" || { echo "make train BACKEND=local needs BASE_MODEL=<local model folder>"; exit 2; }
 	@$(PY) -m ingest --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)
@@ -121,14 +127,14 @@ train:
 # An API key is read from the environment, never from a make or command-line argument (visible in ps):
 # PINOLOFT_SERVE_API_KEY=<key> make serve …, or SERVE_API_KEY_FILE=<file>; clients then send OPENAI_API_KEY=<key>.
 # SERVE_HOST=0.0.0.0 exposes it beyond this machine (a warning, louder without a key).
-serve:
+serve:  ## an OpenAI-compatible server for a local model (MODEL_DIR=DIR)
 	@test -n "$(MODEL_DIR)" || { echo "make serve needs MODEL_DIR=<adapter or model folder> (e.g. data/finetune/local/<job>/adapter)"; exit 2; }
 	$(PY) -m finetune $(QUIET) serve --model-dir $(MODEL_DIR) --port $(PORT) $(if $(SERVE_NAME),--name $(SERVE_NAME)) \
 		$(if $(SERVE_HOST),--host $(SERVE_HOST)) $(if $(SERVE_API_KEY_FILE),--api-key-file $(SERVE_API_KEY_FILE))
 
 # Mutators side by side on the dataset's test split: MODELS="reference identity base=gpt-4o-mini-2024-07-18
 # ft=ft:… job:ftjob-…"; writes data/reports/<dataset>/evaluation.html and .md.
-evaluate:
+evaluate:  ## mutators side by side on a dataset's test split (DATASET=, MODELS=)
 	@test -n "$(DATASET)" || { echo "make evaluate needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
 	@$(PY) -m ingest --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)
 	@test -f data/exports/$(DATASET)/test.jsonl || $(MAKE) --no-print-directory ingest transform export
@@ -136,15 +142,15 @@ evaluate:
 		$(if $(LIMIT),--limit $(LIMIT))
 
 # Every finetune/experiments/*.yml: planned (dry run) unless SUBMIT=1, then compared.
-experiments:
+experiments:  ## plan (or SUBMIT=1) every finetune/experiments/*.yml, then compare
 	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) experiments $(if $(SUBMIT),--submit)
 
-docs:
+docs:  ## dbt docs generate
 	$(DBT_ENV) $(DBT) docs generate --project-dir dbt_project --profiles-dir dbt_project
 
 # The main job on the bundled sample.
 # Validation runs when Debian's MariaDB server is installed (`make setup` installs it); otherwise it says so.
-demo:
+demo:  ## the main job on the bundled sample: ingest, transform, validate, export
 	$(MAKE) --no-print-directory ingest transform PINOLO_OUTPUT=examples/pinolo-output DATASET=demo
 	@if $(PY) -c 'import sys, validation; sys.exit(validation.mariadb_binaries() is None)'; then \
 		$(MAKE) --no-print-directory validate DATASET=demo TARGET=mariadb; \
@@ -154,27 +160,27 @@ demo:
 	$(MAKE) --no-print-directory export DATASET=demo
 	@echo "warehouse: $(WAREHOUSE)   exports: data/exports/demo/   report: data/exports/demo/report.md$$(test -f data/validation/mariadb/report.md && echo '   validation: data/validation/mariadb/report.md')"
 
-sample:
+sample:  ## regenerate examples/pinolo-output/
 	$(PY) -m mutations generate --root examples/pinolo-output --runs 2 --dbms mysql,mariadb --tasks 3 --queries 12 --seed 20261124 --faults 0.05
 
-bench-mutations:
+bench-mutations:  ## benchmark: mutation checks per second
 	$(PY) bench/mutations_check.py
 
-bench-generate:
+bench-generate:  ## benchmark: generator files per second
 	$(PY) bench/generate.py
 
-bench-ingest:
+bench-ingest:  ## benchmark: ingest against reading the files
 	$(PY) bench/ingest.py
 
-bench-transform:
+bench-transform:  ## benchmark: dbt transform against a bare DISTINCT
 	$(PY) bench/transform.py
 
-bench-export:
+bench-export:  ## benchmark: export and check of 100,000 examples
 	$(PY) bench/export.py
 
-bench-validation:
+bench-validation:  ## benchmark: the runner against a bare pymysql loop, and peak RSS under the row cap
 	$(PY) bench/validation.py
 	$(PY) bench/validation_memory.py
 
-clean:
+clean:  ## remove .venv and build leftovers
 	rm -rf $(VENV) build *.egg-info .pytest_cache dbt_project/target dbt_project/logs
