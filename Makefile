@@ -145,8 +145,10 @@ evaluate:  ## mutators side by side on a dataset's test split (DATASET=, MODELS=
 experiments:  ## plan (or SUBMIT=1) every finetune/experiments/*.yml, then compare
 	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) experiments $(if $(SUBMIT),--submit)
 
-docs:  ## dbt docs generate
-	$(DBT_ENV) $(DBT) docs generate --project-dir dbt_project --profiles-dir dbt_project
+docs:  ## the dbt docs as one static page that opens from disk
+	@test -f $(WAREHOUSE) || { echo "make docs needs a warehouse ($(WAREHOUSE)): run make demo, or make ingest transform"; exit 2; }
+	$(DBT_ENV) $(DBT) docs generate --project-dir dbt_project --profiles-dir dbt_project --static --quiet
+	@echo "docs: $(abspath dbt_project/target/static_index.html) (one self-contained page: open it in a browser)"
 
 # The main job on the bundled sample.
 # Validation runs when Debian's MariaDB server is installed (`make setup` installs it); otherwise it says so.

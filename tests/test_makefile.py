@@ -31,3 +31,35 @@ def test_a_bare_make_lists_every_user_target_and_runs_nothing():
         dry = subprocess.run(["make", "-n", "--no-print-directory", target, "DATASET=demo", "MODEL_DIR=x"],
                              cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert "No rule to make target" not in dry.stderr, target
+
+
+def test_make_docs_writes_one_page_that_renders_from_disk(tmp_path):
+    """`make docs` prints the path of dbt's static page (manifest and catalog inside), which a browser renders
+    from file:// with no network: the model tree is built by the page's own scripts."""
+    import os
+    import shutil
+
+    import duckdb
+
+    missing = subprocess.run(["make", "--no-print-directory", "docs", f"WAREHOUSE={tmp_path / 'none.duckdb'}"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and missing.stdout.startswith("make docs needs a warehouse")
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute((ROOT / "tests" / "dbt" / "raw_schema.sql").read_text())
+    made = subprocess.run(["make", "--no-print-directory", "docs", f"WAREHOUSE={warehouse}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stdout + made.stderr
+    page = ROOT / "dbt_project" / "target" / "static_index.html"
+    assert made.stdout.splitlines()[-1] == f"docs: {page} (one self-contained page: open it in a browser)"
+    assert 'title="stg_pinolo__bug_reports"' not in page.read_text()  # only the rendered tree has it
+    browser = shutil.which("chromium")
+    assert browser, "chromium is not installed (Debian package `chromium`): run `make setup`"
+    profile = tmp_path / "profile"
+    rendered = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, HOME=str(profile)))
+    assert rendered.returncode == 0
+    for model in ("stg_pinolo__bug_reports", "dataset_candidates", "validation_results"):
+        assert f'title="{model}"' in rendered.stdout
