@@ -58,7 +58,9 @@ system-packages:
 venv:
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev,local]'
+	@# setuptools tells every editable install of a flat layout to mind same-named folders (a UserWarning of
+	@# the build backend): that is this repository's layout on purpose, so the notice is silenced.
+	PYTHONWARNINGS=ignore::UserWarning $(PIP) install -q -e '.[dev,local]'
 
 test:  ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
