@@ -29,8 +29,11 @@ MERGE ?=
 MODEL_DIR ?=
 PORT ?= 8000
 SERVE_NAME ?=
+# Colours only on a terminal ($(shell) captures stdout, so its stderr tells whether a person is watching).
+DBT_COLORS := $(shell test -t 2 && echo True || echo False)
 # dbt must not phone home: there is no network at run time.
-DBT_ENV := PINOLOFT_WAREHOUSE=$(abspath $(WAREHOUSE)) DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_NO_VERSION_CHECK=True
+DBT_ENV := PINOLOFT_WAREHOUSE=$(abspath $(WAREHOUSE)) DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_NO_VERSION_CHECK=True \
+	DBT_USE_COLORS=$(DBT_COLORS)
 
 .PHONY: help setup system-packages venv test demo ingest check transform validate validate-run validation-report \
 	export train serve experiments evaluate docs sample server-start server-stop \

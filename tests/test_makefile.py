@@ -63,3 +63,21 @@ def test_make_docs_writes_one_page_that_renders_from_disk(tmp_path):
     assert rendered.returncode == 0
     for model in ("stg_pinolo__bug_reports", "dataset_candidates", "validation_results"):
         assert f'title="{model}"' in rendered.stdout
+
+
+def test_dbt_colours_only_when_a_terminal_watches():
+    """dbt writes ANSI colour codes unless told otherwise; the Makefile turns them off when its output is not a
+    terminal (a log file, a pipe, CI) and leaves them on for a person at one."""
+    import os
+
+    piped = subprocess.run(["make", "-n", "--no-print-directory", "docs"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60)
+    assert "DBT_USE_COLORS=False .venv/bin/dbt docs generate" in piped.stdout
+    controller, terminal = os.openpty()
+    try:
+        watched = subprocess.run(["make", "-n", "--no-print-directory", "docs"], cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=terminal, text=True, timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert "DBT_USE_COLORS=True .venv/bin/dbt docs generate" in watched.stdout
