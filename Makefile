@@ -34,9 +34,10 @@ DBT_COLORS := $(shell test -t 2 && echo True || echo False)
 # dbt must not phone home: there is no network at run time.
 DBT_ENV := PINOLOFT_WAREHOUSE=$(abspath $(WAREHOUSE)) DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_NO_VERSION_CHECK=True \
 	DBT_USE_COLORS=$(DBT_COLORS)
+DBT_BUILD := $(DBT_ENV) $(DBT) build --project-dir dbt_project --profiles-dir dbt_project --quiet
 
 .PHONY: help setup system-packages venv test demo ingest check transform validate validate-run validation-report \
-	export train serve experiments evaluate docs sample server-start server-stop \
+	dbt-build export train serve experiments evaluate docs sample server-start server-stop \
 	bench-mutations bench-generate bench-ingest bench-transform bench-export bench-validation clean
 
 # A bare `make` lists the targets: each documented by the `## …` at the end of its line.
@@ -80,13 +81,18 @@ check:  ## mutation verdicts for pairs not judged yet
 transform: check  ## check, dataset configs, synthetic top-ups, then dbt build
 	$(PY) -m ingest $(QUIET) datasets --warehouse $(WAREHOUSE) --dir $(DATASETS_DIR)
 	$(PY) -m ingest $(QUIET) synthesize --warehouse $(WAREHOUSE)
-	$(DBT_ENV) $(DBT) build --project-dir dbt_project --profiles-dir dbt_project --quiet
+	$(DBT_BUILD)
+
+# dbt alone: staging -> intermediate -> marts (+ tests). Validation needs only this after its run: the
+# verdicts, dataset configs and top-ups that `transform` refreshes first do not change by validating.
+dbt-build:
+	$(DBT_BUILD)
 
 # Every pair in scope run on TARGET (a throwaway MariaDB in data/mariadb/ unless PINOLOFT_DSN or DSN=
 # mysql://admin:password@host:port is given), logged to raw.validation_runs; then dbt joins the logs into the
 # marts and report.md is written.
 # Scope: DATASET=<name>, ALL=1 (every deduplicated pair), or every dataset's candidates. Resumable.
-validate: validate-run transform validation-report  ## run pairs on a real server (TARGET=, DATASET= | ALL=1, JOBS=, REPEATS=; PINOLOFT_DSN in the environment)
+validate: validate-run dbt-build validation-report  ## run pairs on a real server (TARGET=, DATASET= | ALL=1, JOBS=, REPEATS=; PINOLOFT_DSN in the environment)
 
 # The DSN carries a password, so it is only ever read with $(value DSN): make never expands it (a `$(shell …)` in
 # it runs nothing) and no shell line holds it (quotes, `;`, `$`, backquotes, backslashes and spaces arrive
