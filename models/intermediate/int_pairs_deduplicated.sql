@@ -7,7 +7,9 @@
 --   1. a real report before a synthetic pair (a synthetic pair that duplicates a real one vanishes);
 --   2. maystable with a sqlsim simplification first;
 --   3. the shortest (original + mutated length);
---   4. the smallest relative_path, then source_root, then pair_hash.
+--   4. the smallest relative_path, then source_root, then pair_hash (then, for a synthetic pair that
+--      two datasets derived alike, the first dataset's name: its texts are the same).
+-- A dataset's own choice among its synthetic pairs is int_synthetic_pairs_deduplicated's.
 -- The ranking runs without the SQL texts, so the window does not carry them (the costly part); the
 -- representatives' texts are fetched at the end, by key, from staging.
 
@@ -32,7 +34,8 @@ ranked as (
                 original_length + mutated_length,
                 relative_path,
                 source_root,
-                pair_hash
+                pair_hash,
+                synthetic_dataset_name
         ) as representative_rank,
         count(*) filter (where not is_synthetic) over by_pair as occurrences,
         count(distinct pair_hash) filter (where not is_synthetic) over by_pair as distinct_texts,
@@ -69,7 +72,7 @@ sqlsim_texts as (
 
 synthetic_texts as (
 
-    select pair_hash, original_sql, mutated_sql, original_sqlsim, mutated_sqlsim
+    select dataset_name, pair_hash, original_sql, mutated_sql, original_sqlsim, mutated_sqlsim
     from {{ ref('stg_pinolo__synthetic_pairs') }}
 
 )
@@ -132,4 +135,5 @@ left join sqlsim_texts
     and sqlsim_texts.relative_path = rep.sqlsim_relative_path
 left join synthetic_texts
     on  rep.is_synthetic
+    and synthetic_texts.dataset_name = rep.synthetic_dataset_name
     and synthetic_texts.pair_hash = rep.pair_hash

@@ -71,13 +71,15 @@ split_cuts as (
 
 pairs as (
 
+    -- real pairs from marts.pairs; synthetic ones per dataset, each dataset's own derivation (two
+    -- datasets may derive the same pair: neither changes the other's selection)
     select
+        cast(null as varchar) as synthetic_dataset_name,
         pair_id,
         pair_hash,
         strategy,
         dbms,
         is_synthetic,
-        synthetic_datasets,
         conforms,
         sqlsim_conforms,
         original_length,
@@ -87,6 +89,26 @@ pairs as (
         original_fingerprint,
         original_sqlsim_fingerprint
     from {{ ref('pairs') }}
+    where not is_synthetic
+
+    union all
+
+    select
+        dataset_name as synthetic_dataset_name,
+        pair_id,
+        pair_hash,
+        strategy,
+        dbms,
+        true as is_synthetic,
+        conforms,
+        sqlsim_conforms,
+        original_length,
+        mutated_length,
+        original_sqlsim_length,
+        mutated_sqlsim_length,
+        original_fingerprint,
+        original_sqlsim_fingerprint
+    from {{ ref('int_synthetic_pairs_deduplicated') }}
 
 ),
 
@@ -97,7 +119,7 @@ scoped as (
         split_cuts.seed,
         split_cuts.train_cut,
         split_cuts.validation_cut,
-        pairs.* exclude (strategy),
+        pairs.* exclude (strategy, synthetic_dataset_name),
         case
             when configs.form = 'sqlsim'
                 and pairs.original_sqlsim_length is not null
@@ -113,7 +135,7 @@ scoped as (
     where (configs.dbms_list is null or list_contains(configs.dbms_list, pairs.dbms))
       and (
           not pairs.is_synthetic
-          or (configs.top_up and list_contains(pairs.synthetic_datasets, configs.dataset_name))
+          or (configs.top_up and pairs.synthetic_dataset_name = configs.dataset_name)
       )
 
 ),

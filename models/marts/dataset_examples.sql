@@ -15,7 +15,22 @@ with selected as (
 
 pairs as (
 
-    select * from {{ ref('pairs') }}
+    -- real pairs from marts.pairs; a synthetic example's texts and provenance are its own dataset's
+    -- derivation (int_synthetic_pairs_deduplicated), never another dataset's
+    select
+        cast(null as varchar) as synthetic_dataset_name,
+        pair_id, is_upper, original_sql, mutated_sql, original_sqlsim, mutated_sqlsim,
+        run, task, bug_id, sql_id, relative_path, source_root, stability, occurrences
+    from {{ ref('pairs') }}
+    where not is_synthetic
+
+    union all
+
+    select
+        dataset_name as synthetic_dataset_name,
+        pair_id, is_upper, original_sql, mutated_sql, original_sqlsim, mutated_sqlsim,
+        run, task, bug_id, sql_id, relative_path, source_root, stability, occurrences
+    from {{ ref('int_synthetic_pairs_deduplicated') }}
 
 ),
 
@@ -64,7 +79,9 @@ select
     pairs.occurrences
 from selected
 inner join pairs
-    on pairs.pair_id = selected.pair_id
+    on  pairs.pair_id = selected.pair_id
+    and pairs.synthetic_dataset_name is not distinct from
+        case when selected.is_synthetic then selected.dataset_name end
 left join prompts
     on prompts.strategy = selected.strategy
 left join display_names

@@ -39,7 +39,7 @@ def test_schemas_are_exactly_staging_intermediate_marts_and_seeds(empty):
     warehouse, _, _ = empty
     rows = query(warehouse, "select table_schema, count(*) from information_schema.tables"
                             " where table_schema <> 'raw' group by all order by 1")
-    assert rows == [("intermediate", 6), ("marts", 8), ("seeds", 2), ("staging", 15)]
+    assert rows == [("intermediate", 7), ("marts", 8), ("seeds", 2), ("staging", 15)]
     kinds = query(warehouse, "select distinct table_schema, table_type from information_schema.tables"
                              " where table_schema in ('staging', 'intermediate', 'marts') order by 1")
     assert kinds == [("intermediate", "VIEW"), ("marts", "BASE TABLE"), ("staging", "VIEW")]
@@ -64,7 +64,7 @@ def test_every_model_is_documented_and_key_tested(empty):
         name = (node.get("test_metadata") or {}).get("name")
         if node["resource_type"] == "test" and name in ("unique", "unique_combination_of_columns", "primary_key"):
             tested.update(d for d in node["depends_on"]["nodes"] if d in models)
-    assert len(models) == 29
+    assert len(models) == 30
     assert sorted(m["name"] for m in models.values() if not m["description"].strip()) == []
     assert sorted(models[m]["name"] for m in set(models) - tested) == []
 
