@@ -69,25 +69,18 @@ split_cuts as (
 
 ),
 
+{%- set pair_columns = ['pair_id', 'pair_hash', 'strategy', 'dbms', 'conforms', 'sqlsim_conforms',
+                         'original_length', 'mutated_length', 'original_sqlsim_length', 'mutated_sqlsim_length',
+                         'original_fingerprint', 'original_sqlsim_fingerprint'] %}
+
 pairs as (
 
     -- real pairs from marts.pairs; synthetic ones per dataset, each dataset's own derivation (two
     -- datasets may derive the same pair: neither changes the other's selection)
     select
         cast(null as varchar) as synthetic_dataset_name,
-        pair_id,
-        pair_hash,
-        strategy,
-        dbms,
-        is_synthetic,
-        conforms,
-        sqlsim_conforms,
-        original_length,
-        mutated_length,
-        original_sqlsim_length,
-        mutated_sqlsim_length,
-        original_fingerprint,
-        original_sqlsim_fingerprint
+        false as is_synthetic,
+        {{ pair_columns | join(',\n        ') }}
     from {{ ref('pairs') }}
     where not is_synthetic
 
@@ -95,19 +88,8 @@ pairs as (
 
     select
         dataset_name as synthetic_dataset_name,
-        pair_id,
-        pair_hash,
-        strategy,
-        dbms,
         true as is_synthetic,
-        conforms,
-        sqlsim_conforms,
-        original_length,
-        mutated_length,
-        original_sqlsim_length,
-        mutated_sqlsim_length,
-        original_fingerprint,
-        original_sqlsim_fingerprint
+        {{ pair_columns | join(',\n        ') }}
     from {{ ref('int_synthetic_pairs_deduplicated') }}
 
 ),
