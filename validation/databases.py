@@ -13,7 +13,6 @@ SELECT on exactly these databases and nothing else.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import pymysql
 
 from .errors import DataSqlError, ServerLost, TargetError
 from .guard import split_data_sql
-from .server import LOADER_DATABASES, Endpoint, ensure_loader
+from .server import LOADER_DATABASES, LOADER_PRIVILEGES, Endpoint, account_grants, ensure_loader
 from .targets import Target, load_target
 
 __all__ = ["META_DATABASE", "DatabaseLoader", "check_loader_grants", "database_name"]
@@ -38,8 +37,7 @@ _LOADER_ROW_CAP = 1
 # Client-side errors (pymysql's CR_* codes): the connection broke, rather than the server refusing.
 _CLIENT_ERRORS = range(2000, 3000)
 
-_GRANT = re.compile(r"^GRANT (.+?) ON (.+?) TO ", re.IGNORECASE)
-_LOADER_PRIVILEGES = {"CREATE", "INSERT"}
+_LOADER_PRIVILEGES = frozenset(privilege.strip() for privilege in LOADER_PRIVILEGES.split(","))
 
 
 def database_name(data_sql_hash: str) -> str:
@@ -49,19 +47,12 @@ def database_name(data_sql_hash: str) -> str:
 def check_loader_grants(endpoint: Endpoint, connection) -> None:
     """Raise TargetError unless the account (connected as `connection`) can do no more than CREATE tables and
     INSERT rows in the validation databases."""
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW GRANTS")
-        grants = [row[0] if isinstance(row[0], str) else row[0].decode() for row in cursor.fetchall()]
-    for grant in grants:
-        found = _GRANT.match(grant)
-        privileges = {part.strip().upper() for part in found.group(1).split(",")} if found else set()
-        target = found.group(2).strip() if found else ""
-        if (privileges == {"USAGE"} and target == "*.*") or (
-                privileges <= _LOADER_PRIVILEGES and target == f"{LOADER_DATABASES}.*"):
+    for grant in account_grants(connection):
+        if (grant.privileges == {"USAGE"} and grant.on == "*.*") or (
+                grant.privileges <= _LOADER_PRIVILEGES and grant.on == f"{LOADER_DATABASES}.*"):
             continue
-        shown = re.sub(r"IDENTIFIED BY .*", "IDENTIFIED BY …", grant)
         raise TargetError(f"the loader account {endpoint.user} may do more than CREATE and INSERT in the validation "
-                          f"databases ({shown}); untrusted data SQL is loaded only by such an account")
+                          f"databases ({grant.shown}); untrusted data SQL is loaded only by such an account")
 
 
 @dataclass

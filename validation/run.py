@@ -25,7 +25,7 @@ from .databases import DatabaseLoader, database_name
 from .errors import DataSqlError, ServerLost, TargetError, ValidationError
 from .runner import DEFAULT_BYTE_CAP, StatementRunner, WorkItem, run_pairs
 from .scope import Scope, read_scope
-from .server import Endpoint
+from .server import Endpoint, account_grants
 from .store import WORK_COLUMNS, append_runs, ensure_tables, now_utc
 from .targets import Target, load_target
 from .warehouse import open_warehouse
@@ -101,7 +101,6 @@ class RunReport:
         return "\n".join(lines)
 
 
-_GRANT = re.compile(r"^GRANT (.+?) ON (.+?) TO ", re.IGNORECASE)
 _VALIDATION_DATABASE = re.compile(r"^`pinolo(?:_[0-9a-f]{16}|\\_%)`\.\*$")
 
 
@@ -111,17 +110,11 @@ def check_read_only(endpoint: Endpoint, connection=None) -> None:
     if connection is None:
         with endpoint.connect() as own:
             return check_read_only(endpoint, own)
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW GRANTS")
-        grants = [row[0] if isinstance(row[0], str) else row[0].decode() for row in cursor.fetchall()]
-    for grant in grants:
-        found = _GRANT.match(grant)
-        privileges, target = (found.group(1).strip().upper(), found.group(2).strip()) if found else ("", "")
-        if privileges == "USAGE" or (privileges == "SELECT" and _VALIDATION_DATABASE.match(target)):
+    for grant in account_grants(connection):
+        if grant.privileges == {"USAGE"} or (grant.privileges == {"SELECT"} and _VALIDATION_DATABASE.match(grant.on)):
             continue
-        shown = re.sub(r"IDENTIFIED BY .*", "IDENTIFIED BY …", grant)
         raise TargetError(f"the account {endpoint.user} may do more than read the validation databases "
-                          f"({shown}); validation runs untrusted SQL only as a SELECT-only account")
+                          f"({grant.shown}); validation runs untrusted SQL only as a SELECT-only account")
 
 
 def validate(

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import pwd
 import secrets
 import shutil
@@ -40,7 +41,7 @@ import pymysql
 from .errors import ServerError, TargetError
 
 __all__ = [
-    "LOADER_DATABASES", "LOADER_PRIVILEGES", "LOADER_USER", "READER_USER", "Endpoint", "ServerAccount",
+    "LOADER_DATABASES", "LOADER_PRIVILEGES", "Grant", "account_grants", "LOADER_USER", "READER_USER", "Endpoint", "ServerAccount",
     "ThrowawayServer", "ensure_loader", "mariadb_binaries", "os_user", "parse_dsn", "private_home", "server_account",
 ]
 
@@ -502,6 +503,33 @@ def _write_private(path: Path, content: dict) -> None:
     with os.fdopen(descriptor, "w") as handle:
         json.dump(content, handle)
     os.replace(partial, path)
+
+
+_GRANT = re.compile(r"^GRANT (.+?) ON (.+?) TO ", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One line of SHOW GRANTS: its privileges (upper case; empty when the line is not `GRANT … ON … TO`),
+    what they are on, and the line with any password hash cut off, fit for an error message."""
+
+    privileges: frozenset[str]
+    on: str
+    shown: str
+
+
+def account_grants(connection: pymysql.Connection) -> list[Grant]:
+    """The grants of the account `connection` is logged in as (the checks of what an account may do)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW GRANTS")
+        lines = [row[0] if isinstance(row[0], str) else row[0].decode() for row in cursor.fetchall()]
+    grants = []
+    for line in lines:
+        found = _GRANT.match(line)
+        privileges = frozenset(part.strip().upper() for part in found.group(1).split(",")) if found else frozenset()
+        grants.append(Grant(privileges, found.group(2).strip() if found else "",
+                            re.sub(r"IDENTIFIED BY .*", "IDENTIFIED BY …", line)))
+    return grants
 
 
 def _ensure_user(cursor, user: str, host: str, password: str) -> None:
