@@ -33,7 +33,7 @@ def _external_endpoints(args: argparse.Namespace):
     SELECT-only account `pinoloft_reader`@'%' with a fresh random password for this run; the loader account
     `pinoloft_loader`@'%' (CREATE and INSERT on `pinolo_…` only) is made the same way by `DatabaseLoader`
     when `validate` is given no loader."""
-    from .server import READER_USER, Endpoint, parse_dsn
+    from .server import ensure_reader, parse_dsn
 
     admin_dsn = os.environ.get("PINOLOFT_DSN")
     reader_dsn = os.environ.get("PINOLOFT_READER_DSN")
@@ -41,12 +41,7 @@ def _external_endpoints(args: argparse.Namespace):
     if reader_dsn:
         reader = parse_dsn(reader_dsn)
         return reader, admin, "%"
-    password = secrets.token_urlsafe(24)
-    with admin.connect() as connection, connection.cursor() as cursor:
-        cursor.execute(f"CREATE USER IF NOT EXISTS '{READER_USER}'@'%%' IDENTIFIED BY %s", (password,))
-        cursor.execute(f"ALTER USER '{READER_USER}'@'%%' IDENTIFIED BY %s", (password,))
-    reader = Endpoint(user=READER_USER, password=password, host=admin.host, port=admin.port,
-                      unix_socket=admin.unix_socket)
+    reader = ensure_reader(admin, "%", secrets.token_urlsafe(24))
     return reader, admin, "%"
 
 

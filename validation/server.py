@@ -41,8 +41,9 @@ import pymysql
 from .errors import ServerError, TargetError
 
 __all__ = [
-    "LOADER_DATABASES", "LOADER_PRIVILEGES", "Grant", "account_grants", "LOADER_USER", "READER_USER", "Endpoint", "ServerAccount",
-    "ThrowawayServer", "ensure_loader", "mariadb_binaries", "os_user", "parse_dsn", "private_home", "server_account",
+    "LOADER_DATABASES", "LOADER_PRIVILEGES", "LOADER_USER", "READER_USER", "Endpoint", "Grant", "ServerAccount",
+    "ThrowawayServer", "account_grants", "ensure_loader", "ensure_reader", "mariadb_binaries", "os_user",
+    "parse_dsn", "private_home", "server_account",
 ]
 
 log = logging.getLogger(__name__)
@@ -349,11 +350,8 @@ class ThrowawayServer:
 
     def reader(self) -> Endpoint:
         """The read-only account over the socket, created on first use with a random password."""
-        socket_path = self._running_socket()
-        password = self._secret("reader_password")
-        with self.admin().connect() as connection, connection.cursor() as cursor:
-            _ensure_user(cursor, READER_USER, "localhost", password)
-        return Endpoint(user=READER_USER, password=password, unix_socket=socket_path)
+        self._running_socket()
+        return ensure_reader(self.admin(), "localhost", self._secret("reader_password"))
 
     def loader(self) -> Endpoint:
         """The account that loads data SQL (CREATE and INSERT on validation databases only), over the socket,
@@ -538,20 +536,30 @@ def _ensure_user(cursor, user: str, host: str, password: str) -> None:
     cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password))
 
 
+def ensure_reader(admin: Endpoint, host: str, password: str) -> Endpoint:
+    """The read-only account at `host` (created if missing, given `password`), reached where `admin` is. It is
+    granted SELECT on each validation database as that database is loaded (`DatabaseLoader`), nothing else."""
+    return _ensure_account(admin, READER_USER, host, password)
+
+
 def ensure_loader(admin: Endpoint, host: str, password: str) -> Endpoint:
     """The loader account at `host` (created if missing, given `password`, granted CREATE and INSERT on the
     validation databases `pinolo_…`), reached where `admin` is. The grant gives nothing on `mysql.*`, nor FILE,
     nor SUPER; `databases.check_loader_grants` refuses the account if it holds anything more."""
+    return _ensure_account(admin, LOADER_USER, host, password,
+                           f"GRANT {LOADER_PRIVILEGES} ON {LOADER_DATABASES.replace('%', '%%')}.* TO %s@%s")
+
+
+def _ensure_account(admin: Endpoint, user: str, host: str, password: str, grant: str | None = None) -> Endpoint:
     try:
         with admin.connect() as connection, connection.cursor() as cursor:
-            _ensure_user(cursor, LOADER_USER, host, password)
-            cursor.execute(f"GRANT {LOADER_PRIVILEGES} ON {LOADER_DATABASES.replace('%', '%%')}.* TO %s@%s",
-                           (LOADER_USER, host))
+            _ensure_user(cursor, user, host, password)
+            if grant is not None:
+                cursor.execute(grant, (user, host))
     except pymysql.err.MySQLError as error:
-        raise TargetError(f"cannot create the loader account {LOADER_USER}@{host} as {admin.user} at "
-                          f"{admin.describe()}: {_message(error)}") from None
-    return Endpoint(user=LOADER_USER, password=password, host=admin.host, port=admin.port,
-                    unix_socket=admin.unix_socket)
+        raise TargetError(f"cannot create the account {user}@{host} as {admin.user} at {admin.describe()}: "
+                          f"{_message(error)}") from None
+    return Endpoint(user=user, password=password, host=admin.host, port=admin.port, unix_socket=admin.unix_socket)
 
 
 def _alive(pid: int) -> bool:
