@@ -127,6 +127,8 @@ class _SecretInArgv(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .runner import DEFAULT_BYTE_CAP
+
     parser = argparse.ArgumentParser(
         prog="python -m validation",
         description="Execute PINOLO pairs on a real server (a throwaway MariaDB by default), log statuses, result "
@@ -149,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=int, default=3, help="executions per pair, to flag unstable ones (default 3)")
     run.add_argument("--timeout", type=float, default=10.0, help="per-statement time limit in seconds (default 10)")
     run.add_argument("--row-cap", type=int, default=100_000, help="most rows a result may have (default 100000)")
-    run.add_argument("--byte-cap", type=int, default=64 * 1024 * 1024,
-                     help="most bytes of row data a result may bring (default 67108864, 64 MiB)")
+    run.add_argument("--byte-cap", type=int, default=DEFAULT_BYTE_CAP,
+                     help=f"most bytes of row data a result may bring (default {DEFAULT_BYTE_CAP})")
     run.add_argument("--jobs", type=int, default=1, help="worker connections (default 1)")
     run.add_argument("--fresh", action="store_true", help="run everything again in a new run")
     # Another server comes from the environment only (module docstring); these two exist to say so.
