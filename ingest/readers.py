@@ -21,6 +21,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -213,6 +214,16 @@ def _grew_past(path: str, cap: int) -> _Refused:
     return _Refused(path, f"file too large: grew past the {cap}-byte cap (--max-file-size) while being read")
 
 
+def _capped_blocks(fd: int, path: str, cap: int, total: int = 0) -> Iterator[bytes]:
+    """The open file's blocks from where it stands to its end, `total` bytes having been read already; the
+    file is refused once more than `cap` bytes came in all (never more than cap + 1 are read)."""
+    while total <= cap and (block := os.read(fd, min(1 << 20, cap + 1 - total))):
+        total += len(block)
+        yield block
+    if total > cap:
+        raise _grew_past(path, cap)
+
+
 def _read(path: str, cap: int) -> tuple[bytes, int, int]:
     """(bytes, size, mtime_ns): the stat is taken on the open file, so it describes the bytes read. Never
     reads more than cap + 1 bytes, even from a file that grows after the stat."""
@@ -221,14 +232,7 @@ def _read(path: str, cap: int) -> tuple[bytes, int, int]:
         size = info.st_size
         data = os.read(fd, size + 1)
         if len(data) != size:  # a short read, or the file grew since the stat: read on, up to cap + 1
-            chunks = [data]
-            total = len(data)
-            while total <= cap and (chunk := os.read(fd, min(1 << 20, cap + 1 - total))):
-                chunks.append(chunk)
-                total += len(chunk)
-            if total > cap:
-                raise _grew_past(path, cap)
-            data = b"".join(chunks)
+            data = b"".join([data, *_capped_blocks(fd, path, cap, len(data))])
         return data, size, info.st_mtime_ns
     finally:
         os.close(fd)
@@ -239,12 +243,8 @@ def _hash_file(path: str, cap: int) -> tuple[str, int, int]:
     digest = hashlib.sha256()
     fd, info = _open_regular(path, cap)
     try:
-        total = 0
-        while total <= cap and (block := os.read(fd, min(1 << 20, cap + 1 - total))):
+        for block in _capped_blocks(fd, path, cap):
             digest.update(block)
-            total += len(block)
-        if total > cap:
-            raise _grew_past(path, cap)
         return digest.hexdigest(), info.st_size, info.st_mtime_ns
     finally:
         os.close(fd)
