@@ -3,7 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-DBT := $(VENV)/bin/dbt
+# The one front door: every stage below is a `pinoloft` subcommand (global options before the subcommand).
+PINOLOFT := $(VENV)/bin/pinoloft
 PYTEST_ARGS ?=
 
 PINOLO_OUTPUT ?= examples/pinolo-output
@@ -29,16 +30,10 @@ MERGE ?=
 MODEL_DIR ?=
 PORT ?= 8000
 SERVE_NAME ?=
-# Colours only on a terminal ($(shell) captures stdout, so its stderr tells whether a person is watching).
-DBT_COLORS := $(shell test -t 2 && echo True || echo False)
-# dbt must not phone home: there is no network at run time.
-DBT_ENV := PINOLOFT_WAREHOUSE=$(abspath $(WAREHOUSE)) DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_NO_VERSION_CHECK=True \
-	DBT_USE_COLORS=$(DBT_COLORS)
-DBT_BUILD := $(DBT_ENV) $(DBT) build --project-dir dbt_project --profiles-dir dbt_project --quiet
+RUN := $(PINOLOFT) $(QUIET) --warehouse $(WAREHOUSE)
 
-.PHONY: help setup system-packages venv test demo ingest check transform validate validate-run validation-report \
-	dbt-build export train serve experiments evaluate docs sample server-start server-stop \
-	bench-mutations bench-generate bench-ingest bench-transform bench-export bench-validation clean
+.PHONY: help setup system-packages venv test demo ingest check transform validate export train serve experiments \
+	evaluate docs sample server-start server-stop bench-mutations bench-generate bench-ingest bench-transform bench-export bench-validation clean
 
 # A bare `make` lists the targets: each documented by the `## …` at the end of its line.
 .DEFAULT_GOAL := help
@@ -71,28 +66,22 @@ test:  ## run the test suite
 
 # PINOLO output -> raw schema (incremental; one transaction per run).
 ingest:  ## PINOLO files (PINOLO_OUTPUT=DIR) into the warehouse's raw schema
-	$(PY) -m ingest $(QUIET) load --root $(PINOLO_OUTPUT) --warehouse $(WAREHOUSE)
+	$(RUN) ingest --root $(PINOLO_OUTPUT)
 
 # Mutation verdicts for every distinct pair not yet judged.
 check:  ## mutation verdicts for pairs not judged yet
-	$(PY) -m ingest $(QUIET) check --warehouse $(WAREHOUSE)
+	$(RUN) check
 
 # Verdicts, dataset configs and synthetic top-ups, then dbt: staging -> intermediate -> marts (+ tests).
-transform: check  ## check, dataset configs, synthetic top-ups, then dbt build
-	$(PY) -m ingest $(QUIET) datasets --warehouse $(WAREHOUSE) --dir $(DATASETS_DIR)
-	$(PY) -m ingest $(QUIET) synthesize --warehouse $(WAREHOUSE)
-	$(DBT_BUILD)
-
-# dbt alone: staging -> intermediate -> marts (+ tests). Validation needs only this after its run: the
-# verdicts, dataset configs and top-ups that `transform` refreshes first do not change by validating.
-dbt-build:
-	$(DBT_BUILD)
+transform:  ## check, dataset configs, synthetic top-ups, then dbt build
+	$(RUN) transform --datasets-dir $(DATASETS_DIR)
 
 # Every pair in scope run on TARGET (a throwaway MariaDB in data/mariadb/ unless PINOLOFT_DSN or DSN=
 # mysql://admin:password@host:port is given), logged to raw.validation_runs; then dbt joins the logs into the
-# marts and report.md is written.
+# marts and report.md is written (only dbt runs again: verdicts, dataset configs and top-ups do not change by
+# validating).
 # Scope: DATASET=<name>, ALL=1 (every deduplicated pair), or every dataset's candidates. Resumable.
-validate: validate-run dbt-build validation-report  ## run pairs on a real server (TARGET=, DATASET= | ALL=1, JOBS=, REPEATS=; PINOLOFT_DSN in the environment)
+validate:  ## run pairs on a real server (TARGET=, DATASET= | ALL=1, JOBS=, REPEATS=; PINOLOFT_DSN in the environment)
 
 # The DSN carries a password, so it is only ever read with $(value DSN): make never expands it (a `$(shell …)` in
 # it runs nothing) and no shell line holds it (quotes, `;`, `$`, backquotes, backslashes and spaces arrive
@@ -101,25 +90,22 @@ validate: validate-run dbt-build validation-report  ## run pairs on a real serve
 # keeps the password out of make's own argv as well (PINOLOFT_READER_DSN likewise, for a read-only account).
 unexport DSN
 ifneq ($(value DSN),)
-validate-run: export PINOLOFT_DSN = $(value DSN)
+validate: export PINOLOFT_DSN = $(value DSN)
 endif
-validate-run:
+validate:
 	@echo "validating on $(TARGET)$(if $(value DSN)$(value PINOLOFT_DSN)$(value PINOLOFT_READER_DSN), (server from DSN), (throwaway MariaDB in data/mariadb))"
-	@$(PY) -m validation $(QUIET) run --warehouse $(WAREHOUSE) --target $(TARGET) \
-		--jobs $(JOBS) --repeats $(REPEATS) $(if $(ALL),--all,$(if $(DATASET),--dataset $(DATASET)))
-
-validation-report:
-	$(PY) -m validation $(QUIET) report --warehouse $(WAREHOUSE) --target $(TARGET)
+	@$(RUN) validate --target $(TARGET) --jobs $(JOBS) --repeats $(REPEATS) \
+		$(if $(ALL),--all,$(if $(DATASET),--dataset $(DATASET)))
 
 server-start:  ## start the throwaway MariaDB in data/mariadb/
-	$(PY) -m validation server start
+	$(PINOLOFT) server start
 
 server-stop:  ## stop it
-	$(PY) -m validation server stop
+	$(PINOLOFT) server stop
 
 # The selected dataset(s) as chat JSONL + meta + report (reads the warehouse read-only); all without DATASET.
 export:  ## a dataset's JSONL files, sidecars and report (DATASET=NAME)
-	$(PY) -m exporters $(QUIET) export $(if $(DATASET),--dataset $(DATASET)) --warehouse $(WAREHOUSE)
+	$(RUN) export $(if $(DATASET),--dataset $(DATASET))
 
 # A fine-tuning job on the exported dataset: a dry run (check, cost, plan) unless SUBMIT=1. The export is made
 # first when it is missing (from PINOLO_OUTPUT, the bundled sample by default). BACKEND=local BASE_MODEL=DIR:
@@ -127,9 +113,9 @@ export:  ## a dataset's JSONL files, sidecars and report (DATASET=NAME)
 train:  ## fine-tuning: a dry run, or SUBMIT=1; BACKEND=local BASE_MODEL=DIR for LoRA
 	@test -n "$(DATASET)" || { echo "make train needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
 	@test "$(BACKEND)" != local -o -n "$(BASE_MODEL)" || { echo "make train BACKEND=local needs BASE_MODEL=<local model folder>"; exit 2; }
-	@$(PY) -m ingest --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)
+	@$(PINOLOFT) --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)
 	@test -f data/exports/$(DATASET)/train.jsonl || $(MAKE) --no-print-directory ingest transform export
-	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) train --backend $(BACKEND) --dataset $(DATASET) --epochs $(EPOCHS) \
+	$(RUN) train --backend $(BACKEND) --dataset $(DATASET) --epochs $(EPOCHS) \
 		$(if $(MODEL),--model $(MODEL)) $(if $(SUFFIX),--suffix $(SUFFIX)) $(if $(SUBMIT),--submit) \
 		$(if $(BASE_MODEL),--base-model $(BASE_MODEL)) $(if $(LORA_R),--lora-r $(LORA_R)) $(if $(MERGE),--merge)
 
@@ -140,26 +126,24 @@ train:  ## fine-tuning: a dry run, or SUBMIT=1; BACKEND=local BASE_MODEL=DIR for
 # SERVE_HOST=0.0.0.0 exposes it beyond this machine (a warning, louder without a key).
 serve:  ## an OpenAI-compatible server for a local model (MODEL_DIR=DIR)
 	@test -n "$(MODEL_DIR)" || { echo "make serve needs MODEL_DIR=<adapter or model folder> (e.g. data/finetune/local/<job>/adapter)"; exit 2; }
-	$(PY) -m finetune $(QUIET) serve --model-dir $(MODEL_DIR) --port $(PORT) $(if $(SERVE_NAME),--name $(SERVE_NAME)) \
+	$(PINOLOFT) $(QUIET) serve --model-dir $(MODEL_DIR) --port $(PORT) $(if $(SERVE_NAME),--name $(SERVE_NAME)) \
 		$(if $(SERVE_HOST),--host $(SERVE_HOST)) $(if $(SERVE_API_KEY_FILE),--api-key-file $(SERVE_API_KEY_FILE))
 
 # Mutators side by side on the dataset's test split: MODELS="reference identity base=gpt-4o-mini-2024-07-18
 # ft=ft:… job:ftjob-…"; writes data/reports/<dataset>/evaluation.html and .md.
 evaluate:  ## mutators side by side on a dataset's test split (DATASET=, MODELS=)
 	@test -n "$(DATASET)" || { echo "make evaluate needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
-	@$(PY) -m ingest --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)
+	@$(PINOLOFT) --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)
 	@test -f data/exports/$(DATASET)/test.jsonl || $(MAKE) --no-print-directory ingest transform export
-	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) evaluate --dataset $(DATASET) --models "$(MODELS)" \
+	$(RUN) evaluate --dataset $(DATASET) --models "$(MODELS)" \
 		$(if $(LIMIT),--limit $(LIMIT))
 
 # Every finetune/experiments/*.yml: planned (dry run) unless SUBMIT=1, then compared.
 experiments:  ## plan (or SUBMIT=1) every finetune/experiments/*.yml, then compare
-	$(PY) -m finetune $(QUIET) --warehouse $(WAREHOUSE) experiments $(if $(SUBMIT),--submit)
+	$(RUN) experiments $(if $(SUBMIT),--submit)
 
 docs:  ## the dbt docs as one static page that opens from disk
-	@test -f $(WAREHOUSE) || { echo "make docs needs a warehouse ($(WAREHOUSE)): run make demo, or make ingest transform"; exit 2; }
-	$(DBT_ENV) $(DBT) docs generate --project-dir dbt_project --profiles-dir dbt_project --static --quiet
-	@echo "docs: $(abspath dbt_project/target/static_index.html) (one self-contained page: open it in a browser)"
+	$(RUN) docs
 
 # The main job on the bundled sample.
 # Validation runs when Debian's MariaDB server is installed (`make setup` installs it); otherwise it says so.
@@ -174,7 +158,7 @@ demo:  ## the main job on the bundled sample: ingest, transform, validate, expor
 	@echo "warehouse: $(WAREHOUSE)   exports: data/exports/demo/   report: data/exports/demo/report.md$$(test -f data/validation/mariadb/report.md && echo '   validation: data/validation/mariadb/report.md')"
 
 sample:  ## regenerate examples/pinolo-output/
-	$(PY) -m mutations generate --root examples/pinolo-output --runs 2 --dbms mysql,mariadb --tasks 3 --queries 12 --seed 20261124 --faults 0.05
+	$(PINOLOFT) generate --root examples/pinolo-output --runs 2 --dbms mysql,mariadb --tasks 3 --queries 12 --seed 20261124 --faults 0.05
 
 bench-mutations:  ## benchmark: mutation checks per second
 	$(PY) bench/mutations_check.py

@@ -11,7 +11,7 @@ prompt shape (role prompt + a ~300-character illustration), split 80/10/10. Then
 
 and prints the seconds, the ratios to the baseline, and whether export + check meets the 30 s target.
 
-Usage: python bench/export.py [--examples N] [--threads T] [--seed S] [--keep DIR]
+Usage: python bench/export.py [--examples N] [--jobs T] [--seed S] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from exporters import check_file, export_dataset
 from exporters.tokens import default_threads
+from pinoloft_base.cli import jobs_option
 
 TARGET_SECONDS = 30.0
 DBMS_NAMES = {"mysql": "MySQL", "mariadb": "MariaDB", "tidb": "TiDB", "oceanbase": "OceanBase"}
@@ -142,7 +143,7 @@ def baseline(warehouse: Path, out: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=100_000)
-    parser.add_argument("--threads", type=int, default=None, help="token-counting threads (default: cores)")
+    jobs_option(parser, "token-counting threads")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", type=Path, default=None, help="keep the warehouse and exports in this folder")
     args = parser.parse_args()
@@ -159,13 +160,13 @@ def main() -> None:
                          for s in table.column(name).to_pylist()) / 1e6
         print(f"setup: {args.examples:,} examples, {content_mb:,.1f} MB of message text, "
               f"built in {time.perf_counter() - start:.1f} s; cores {os.cpu_count()}, "
-              f"threads {args.threads or default_threads()}")
+              f"threads {args.jobs or default_threads()}")
 
         base = baseline(warehouse, work / "baseline.jsonl")
         print(f"baseline (read + json.dumps to a file, no tokens): {base:6.2f} s")
 
         start, cpu = time.perf_counter(), time.process_time()
-        result = export_dataset(warehouse, "bench", work / "exports", threads=args.threads, quiet=True)
+        result = export_dataset(warehouse, "bench", work / "exports", threads=args.jobs, quiet=True)
         export_seconds, export_cpu = time.perf_counter() - start, time.process_time() - cpu
         print(f"export (files + sidecars + checked report):         {export_seconds:6.2f} s "
               f"= {export_seconds / base:5.1f} x baseline (CPU {export_cpu:.1f} s)")
@@ -173,7 +174,7 @@ def main() -> None:
         start, cpu = time.perf_counter(), time.process_time()
         checked = 0
         for split in ("train", "validation", "test"):
-            outcome = check_file(result.directory / f"{split}.jsonl", threads=args.threads, quiet=True)
+            outcome = check_file(result.directory / f"{split}.jsonl", threads=args.jobs, quiet=True)
             checked += outcome.n_examples
             assert outcome.n_format_errors == 0, outcome.format_errors
         check_seconds, check_cpu = time.perf_counter() - start, time.process_time() - cpu

@@ -1,4 +1,4 @@
-"""Benchmark: write >= 1,000,000 PINOLO report files with `mutations.generator`, against a plain-write baseline.
+"""Benchmark: write >= 1,000,000 PINOLO report files with `simulator.generator`, against a plain-write baseline.
 
     python bench/generate.py [--files N] [--dir PARENT] [--workers W] [--keep]
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mutations.generator import generate  # noqa: E402
+from simulator.generator import generate  # noqa: E402
 
 TARGET_SECONDS = 300.0
 QUERIES_PER_TASK = 500

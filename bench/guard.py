@@ -1,7 +1,7 @@
 """Benchmark: what the statement guard costs per statement, and that its time grows linearly with the text.
 
 Workload: PINOLO-sized (600–2,000 characters) generated queries, the shape `bench/validation.py` sends: each
-an original from `mutations.querygen.QueryGenerator` (all strategies) and one engine mutation of it. Printed:
+an original from `simulator.querygen.QueryGenerator` (all strategies) and one engine mutation of it. Printed:
 
 * µs per statement and per KB for `validation.guard.statement_refusal`, best of `--rounds`;
 * the floor: two `str.find` scans over the same texts (the least any reading of every character costs),
@@ -27,7 +27,7 @@ if not any(Path(entry, "validation", "guard.py").exists() for entry in sys.path 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mutations import apply_candidate, candidates  # noqa: E402
-from mutations.querygen import QueryGenerator  # noqa: E402
+from simulator.querygen import QueryGenerator  # noqa: E402
 from validation import guard  # noqa: E402
 
 

@@ -4,7 +4,7 @@
 
 Steps, all in one run:
 
-1. generate a PINOLO tree with `mutations.generator.generate` (>= N report files; ~110 s for 1,000,000), or
+1. generate a PINOLO tree with `simulator.generator.generate` (>= N report files; ~110 s for 1,000,000), or
    reuse `--tree PATH` (a tree left by an earlier `--keep`);
 2. baseline: a plain Python loop that walks the tree and reads every file's bytes (`open(…).read()`),
    nothing else; run twice before the loads (the first pass may find the files out of the page cache)
@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mutations.generator import generate
+from simulator.generator import generate
 
 QUERIES_PER_TASK = 500
 GIB = 1024 ** 3
@@ -50,7 +50,7 @@ mode, target, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 began = time.perf_counter()
 if mode == "load":
     from ingest.loader import load
-    report = load(sys.argv[4], target, workers=workers, quiet=True)
+    report = load(sys.argv[4], target, jobs=workers, quiet=True)
     extra = {"files_seen": report.files_seen, "files_loaded": report.files_loaded,
              "files_unchanged": report.files_unchanged, "reconciliation": report.reconciliation}
 else:

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mutations import apply_candidate, candidates, check  # noqa: E402
 from mutations.batch import check_jsonl  # noqa: E402
 from mutations.engine import analyse  # noqa: E402
-from mutations.querygen import QueryGenerator  # noqa: E402
 from mutations.tokens import tokenize  # noqa: E402
+from simulator.querygen import QueryGenerator  # noqa: E402
 
 
 def build_pairs(count: int, seed: int) -> list[tuple[str, str, str]]:

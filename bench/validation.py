@@ -33,7 +33,7 @@ import pymysql  # noqa: E402
 
 from mutations import apply_candidate, candidates  # noqa: E402
 from mutations.formats import OUTPUT_DATA_SQL  # noqa: E402
-from mutations.querygen import QueryGenerator  # noqa: E402
+from simulator.querygen import QueryGenerator  # noqa: E402
 from validation import RunSettings, Scope, ThrowawayServer, validate  # noqa: E402
 from validation.databases import DatabaseLoader  # noqa: E402
 from validation.scope import REFERENCE_DATA_SQL_HASH  # noqa: E402

@@ -1,6 +1,6 @@
 """exporters: marts.dataset_examples to chat JSONL with sidecars, and the data check of chat JSONL files.
 
-Floor 1 of pinoloft: imports nothing of ours; reads the warehouse read-only.
+Floor 1 of pinoloft: imports only the base floor (`pinoloft_base`); reads the warehouse read-only.
 
 >>> from exporters import check_file, export_dataset
 >>> result = check_file("data/exports/demo/train.jsonl")          # doctest: +SKIP

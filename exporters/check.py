@@ -66,7 +66,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .console import progress_bar
+from pinoloft_base.console import progress_bar
+
 from .models import ModelSpec, billing_tokens, default_epochs, get_model, training_cost_usd
 from .stats import distribution
 from .tokens import TokenCounter, diff_window, get_encoding, window_safe

@@ -1,30 +1,31 @@
 """`python -m exporters`: export datasets from the warehouse, and check any chat JSONL file.
 
-The library raises; this module alone turns outcomes into exit codes:
-0 done, and no format errors; 1 format errors found (the files are still written by `export`), or a
-warning with --strict; 2 could not run (missing warehouse or dataset, unknown model, unreadable config).
+The library raises; the runner (`pinoloft_base.cli.run`) alone turns errors into the exit codes every
+pinoloft command shares. Here: 0 done, and no format errors; 1 format errors found (the files are still
+written by `export`), or a warning with --strict; 2 could not run (missing warehouse or dataset, unknown
+model, unreadable config); 3 the warehouse is in use by another process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
+from pinoloft_base.cli import command_parser, jobs_option, run, subcommand
+from pinoloft_base.errors import EXIT_FINDINGS, EXIT_OK
+
 from .check import check_file
-from .console import setup_logging
-from .errors import ExportersError
 from .export import export_datasets
 from .models import load_models
 from .report import check_text, usd
 
-log = logging.getLogger("exporters")
+INTERRUPTED_EXPORT = "interrupted: the dataset being exported keeps its previous files; rerun to export it"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    results = export_datasets(args.warehouse, args.dataset, args.out, model=args.model, threads=args.threads)
-    status = 0
+    results = export_datasets(args.warehouse, args.dataset, args.out, model=args.model, threads=args.jobs)
+    status = EXIT_OK
     for result in results:
         report = result.report
         training = report["training"]
@@ -35,25 +36,25 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"about {usd(training['estimated_cost_usd'])} ({report['model']})")
         if result.n_format_errors:
             print(f"  FORMAT ERRORS: {result.n_format_errors:,}; see {result.directory}/report.md")
-            status = 1
+            status = EXIT_FINDINGS
         for warning in result.warnings:
             print(f"  warning: {warning}")
         if args.strict and result.warnings:
-            status = 1
+            status = EXIT_FINDINGS
         print(f"  report: {result.directory}/report.md, {result.directory}/report.json")
     return status
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     meta: object = False if args.no_meta else (args.meta or True)
-    result = check_file(args.file, args.model, meta=meta, threads=args.threads)
+    result = check_file(args.file, args.model, meta=meta, threads=args.jobs)
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(check_text(result))
     if result.n_format_errors:
-        return 1
-    return 1 if args.strict and result.warnings() else 0
+        return EXIT_FINDINGS
+    return EXIT_FINDINGS if args.strict and result.warnings() else EXIT_OK
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -63,44 +64,34 @@ def cmd_models(args: argparse.Namespace) -> int:
         aliases = f" aliases: {', '.join(spec.aliases)}" if spec.aliases else ""
         print(f"{name}{default}: {spec.encoding}, {spec.token_limit:,} tokens per example, "
               f"${spec.usd_per_1m_training_tokens:.2f} per 1M training tokens;{aliases}")
-    return 0
+    return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m exporters",
-        description="Write fine-tuning JSONL from the warehouse, and check chat JSONL files the way OpenAI's "
-        "cookbook does (corrected): format errors, token counts, epochs and cost.",
-        epilog="Exit codes: 0 ok; 1 format errors (or warnings with --strict); 2 could not run.",
-    )
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or info messages")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
-    # --quiet/--verbose are accepted after the subcommand too (SUPPRESS keeps the top-level value otherwise)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    common.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    export = commands.add_parser(
-        "export",
-        parents=[common],
+def add_export_command(commands, name: str = "export") -> argparse.ArgumentParser:
+    """`export`: train/validation/test JSONL, sidecars and a checked report per dataset (exit 1 on format
+    errors, or on warnings with --strict)."""
+    export = subcommand(
+        commands, name,
         help="write train/validation/test JSONL, sidecars and a checked report for a dataset",
         description="Reads marts.dataset_examples (read-only) and writes <out>/<dataset>/{train,validation,test}"
         ".jsonl, a .meta.jsonl beside each (same line order), report.json and report.md.",
     )
     export.add_argument("--dataset", "-d", action="append", metavar="NAME",
                         help="dataset to export (repeatable; default: every dataset in the warehouse)")
-    export.add_argument("--warehouse", "-w", default="data/warehouse.duckdb",
-                        help="DuckDB file (default: data/warehouse.duckdb)")
     export.add_argument("--out", "-o", default="data/exports", help="output folder (default: data/exports)")
     export.add_argument("--model", "-m", default=None, help="model for limits and price (default: gpt-4o-mini)")
-    export.add_argument("--threads", "-j", type=int, default=None, help="token-counting threads (default: cores)")
+    jobs_option(export, "token-counting threads")
     export.add_argument("--strict", action="store_true", help="exit with 1 on warnings too (overlap, duplicates…)")
-    export.set_defaults(handler=cmd_export)
+    # A dataset's files are renamed into place only once its whole export has succeeded (exporters.export).
+    export.set_defaults(handler=cmd_export, interrupted_message=INTERRUPTED_EXPORT)
+    return export
 
-    check = commands.add_parser(
-        "check",
-        parents=[common],
+
+def add_check_command(commands, name: str = "check") -> argparse.ArgumentParser:
+    """`check FILE.jsonl`: the data check of any chat JSONL file (exit 1 on format errors, or on warnings
+    with --strict)."""
+    check = subcommand(
+        commands, name,
         help="check any chat-format JSONL file (format errors, tokens, epochs, cost)",
         description="Checks FILE line by line; never stops on a bad line. Human report on stdout, or one JSON "
         "object with --json. Counts per strategy and DBMS come from FILE's .meta.jsonl sidecar when present.",
@@ -110,27 +101,30 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
     check.add_argument("--meta", default=None, help="sidecar file (default: FILE with .meta.jsonl, if present)")
     check.add_argument("--no-meta", action="store_true", help="ignore any sidecar")
-    check.add_argument("--threads", "-j", type=int, default=None, help="token-counting threads (default: cores)")
+    jobs_option(check, "token-counting threads")
     check.add_argument("--strict", action="store_true", help="exit with 1 on warnings too")
     check.set_defaults(handler=cmd_check)
+    return check
 
-    models = commands.add_parser("models", parents=[common], help="list the model table (exporters/config/models.yml)")
+
+def add_models_command(commands, name: str = "models") -> argparse.ArgumentParser:
+    """`models`: the model table (limits and prices)."""
+    models = subcommand(commands, name,
+                                 help="list the model table (exporters/config/models.yml)")
     models.set_defaults(handler=cmd_models)
+    return models
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser, commands = command_parser(
+        "python -m exporters",
+        "Write fine-tuning JSONL from the warehouse, and check chat JSONL files the way OpenAI's "
+        "cookbook does (corrected): format errors, token counts, epochs and cost.")
+    add_export_command(commands)
+    add_check_command(commands)
+    add_models_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(quiet=args.quiet, verbose=args.verbose)
-    try:
-        return args.handler(args)
-    except ExportersError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run(build_parser(), argv)

@@ -1,14 +1,17 @@
-"""Exceptions raised by the exporters library. Only `exporters.cli` turns them into exit codes."""
+"""Exceptions raised by the exporters library. Only the CLI runner turns them into exit codes: each is an
+input error (2), but for the warehouse in use by another process (3, `WarehouseBusyError`)."""
 
 from __future__ import annotations
 
+from pinoloft_base.errors import PinoloftError, WarehouseBusyError, WarehouseError
 
-class ExportersError(Exception):
-    """Base class for every error this package raises on purpose."""
+__all__ = ["ConfigError", "DatasetNotFoundError", "EncodingDataError", "ExportersError", "UnknownModelError",
+           "WarehouseBusyError", "WarehouseError"]
 
 
-class WarehouseError(ExportersError):
-    """The warehouse file is missing, cannot be opened read-only, or lacks the marts table/columns we read."""
+class ExportersError(PinoloftError):
+    """Base class for every error this package raises on purpose (the warehouse's are the base floor's
+    `WarehouseError`: missing, unreadable, in use, or lacking the marts table/columns we read)."""
 
 
 class DatasetNotFoundError(ExportersError):

@@ -31,13 +31,15 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
 
+from pinoloft_base.console import progress_bar
+from pinoloft_base.warehouse import connect
+
 from .check import Analyzer, CheckResult, ExampleStats, Summary
-from .console import progress_bar
 from .errors import DatasetNotFoundError, ExportersError
 from .models import ModelSpec, get_model
 from .report import export_markdown
 from .tokens import TokenCounter, get_encoding
-from .warehouse import SPLITS, check_columns, iter_examples, list_datasets, open_warehouse, split_counts
+from .warehouse import SPLITS, check_columns, iter_examples, list_datasets, split_counts
 
 log = logging.getLogger("exporters.export")
 
@@ -233,7 +235,7 @@ def export_dataset(warehouse: str | Path, dataset: str, out_dir: str | Path = "d
         raise ExportersError(f"dataset name {dataset!r} cannot be used as a folder name")
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     encoding = get_encoding(spec.encoding)
-    con = open_warehouse(warehouse)
+    con = connect(warehouse, read_only=True)
     staged: list[_StagedFile] = []
     try:
         present = check_columns(con)
@@ -354,7 +356,7 @@ def export_datasets(warehouse: str | Path, datasets: list[str] | None = None, ou
     (empty names count as none, so `make export DATASET=` exports them all)."""
     datasets = [name for name in datasets or () if name]
     if not datasets:
-        con = open_warehouse(warehouse)
+        con = connect(warehouse, read_only=True)
         try:
             datasets = list_datasets(con)
         finally:

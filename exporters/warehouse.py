@@ -1,16 +1,15 @@
 """Reading `marts.dataset_examples` from the DuckDB warehouse, strictly read-only.
 
 The columns we read are those of docs/warehouse.md ("marts (what exporters read)"). The file is opened
-with `read_only=True`: DuckDB then takes a shared lock, writes nothing (no WAL, no checkpoint), and several
-readers may hold it at once; a writer holding the file makes the open fail with a clear error instead.
+read-only (the base floor's `connect(path, read_only=True)`): DuckDB then takes a shared lock, writes
+nothing (no WAL, no checkpoint), and several readers may hold it at once; a writer holding the file makes
+the open fail with the one warehouse-in-use error instead.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -29,33 +28,6 @@ COLUMNS = (
 # Additions the dbt models make beyond the contract's first list (docs/warehouse.md, "Also: ..."): copied into
 # the sidecars when the mart has them, NULL otherwise.
 OPTIONAL_COLUMNS = ("content_form", "pair_hash", "source_root", "stability", "occurrences")
-
-
-def open_warehouse(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the warehouse file; WarehouseError when it is missing or locked."""
-    path = Path(path)
-    if not path.is_file():
-        raise WarehouseError(f"warehouse not found: {path} (build it with `make ingest transform`, "
-                             "or pass --warehouse)")
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
-        raise WarehouseError(_in_use_message(path, error) or f"cannot open {path} read-only: {error}") from error
-
-
-_HOLDER_PID = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
-
-
-def _in_use_message(path: Path, error: duckdb.Error) -> str | None:
-    """One line when another process writes the file (DuckDB's lock conflict), naming the holder's PID when
-    DuckDB does; None for any other error. A twin of `mutations.warehouse_lock.in_use_message`: exporters
-    imports nothing of ours, and every CLI says this in the same words."""
-    text = str(error)
-    if "Could not set lock on file" not in text:
-        return None
-    holder = _HOLDER_PID.search(text)
-    pid = f" (PID {holder.group(1)})" if holder else ""
-    return f"the warehouse {path} is in use by another process{pid}; wait for it or close it"
 
 
 def check_columns(con: duckdb.DuckDBPyConnection) -> frozenset[str]:

@@ -15,6 +15,7 @@ from .errors import (
     PlanError,
     ServiceError,
     ServiceRefused,
+    UsageError,
 )
 from .experiments import Experiment, compare_rows, load_experiments, plan_experiment, record_experiment
 from .jobs import WatchResult, cancel, record_job, submit, watch
@@ -23,7 +24,7 @@ from .store import Store
 
 __all__ = [
     "CredentialsError", "Experiment", "ExperimentError", "FileRejected", "FinetuneError", "Hyperparameters",
-    "JobFailed", "PlanError", "Service", "ServiceError", "ServiceRefused", "Store", "TrainingPlan", "WatchResult",
-    "call", "cancel", "compare_rows", "derive_fraction", "load_experiments", "load_service", "plan_experiment",
+    "JobFailed", "PlanError", "Service", "ServiceError", "ServiceRefused", "Store", "TrainingPlan", "UsageError",
+    "WatchResult", "call", "cancel", "compare_rows", "derive_fraction", "load_experiments", "load_service", "plan_experiment",
     "plan_training", "record_experiment", "record_job", "submit", "watch",
 ]

@@ -1,43 +1,50 @@
-"""`python -m finetune`: plan (dry run), submit, watch, list, status, cancel, experiments, compare, plot;
-`train --backend local` (LoRA on a local model folder) and `serve` (an OpenAI-compatible server for it).
+"""`python -m finetune`: train (a dry-run plan, or --submit; --backend local: LoRA on a local model folder),
+serve (an OpenAI-compatible server for it), evaluate, experiments (+ compare), and the job commands
+`jobs list|watch|status|cancel|plot` (also by their flat names: `python -m finetune watch`, …).
 
-Exit codes (only this module maps errors to them): 0 ok; 1 a step failed (plan, data, service error);
-2 usage; 3 the service refused (401, 403); 4 the job failed or was cancelled; 130 interrupted (what was
-stored stays; `watch` resumes).
+Each command parses its options, calls the library (`finetune.jobs`, `experiments`, `evaluate`, `local`,
+`serve`, `plot`) and prints what it returns; the SQL and the SDK calls live there. The `add_*_command`
+functions are what the front door (`pinoloft train|serve|evaluate|jobs|experiments`) registers too.
+
+Exit codes are the project's (`pinoloft_base.cli.EXIT_CODES`, shown by --help): 0 ok; 1 the job failed or
+was cancelled (a finding); 2 usage or input (options, a plan that cannot be submitted, a config, no API
+key); 4 the service failed or refused (401, 403, 5xx, unreachable); 130 interrupted (what was stored stays;
+`watch` resumes).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import sys
 from pathlib import Path
+from typing import Callable, Sequence
 
-from mutations.console import setup_logging
+from pinoloft_base.cli import command_parser, jobs_option, run, subcommand
 
-from ingest.errors import WarehouseError
-from validation.errors import ValidationError
+from .errors import FinetuneError, UsageError
+from .experiments import DEFAULT_EXPERIMENTS
+from .plan import DEFAULT_EXPORTS, DEFAULT_SEED
 
-from .errors import FinetuneError, JobFailed, ServiceRefused
+__all__ = [
+    "INTERRUPTED", "add_compare_command", "add_evaluate_command", "add_experiments_command", "add_jobs_command",
+    "add_serve_command", "add_train_command", "build_parser", "main",
+]
 
 log = logging.getLogger("finetune")
 
-
-class UsageError(Exception):
-    """Options that do not go together (exit 2, like argparse's own usage errors)."""
-
-DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
+# What Ctrl-C prints: nothing stored is lost, and following a job again picks up where the warehouse stops.
+INTERRUPTED = "interrupted: what was stored stays; `python -m finetune watch` resumes"
 DEFAULT_PLOTS = Path("data/finetune/plots")
+DEFAULT_POLL_S = 5.0
 
 
-def _service(args):
+def _service(args: argparse.Namespace):
     from .client import load_service
 
     return load_service(args.service)
 
 
-def _store(args):
+def _store(args: argparse.Namespace):
     from .store import Store
 
     return Store(args.warehouse)
@@ -51,7 +58,7 @@ def _print_plan(plan, dry_run: bool) -> None:
             print(f"  {number}. {step}")
 
 
-def _watch(args, store, service, job_id: str) -> int:
+def _watch(args: argparse.Namespace, store, service, job_id: str) -> int:
     from .jobs import watch
 
     result = watch(job_id, store, service, poll_s=args.poll, quiet=args.quiet, plot_dir=DEFAULT_PLOTS)
@@ -62,6 +69,19 @@ def _watch(args, store, service, job_id: str) -> int:
     if result.plot:
         print(f"curves: {result.plot}")
     return 0
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence]) -> None:
+    cells = [[("" if value is None else str(value)) for value in row] for row in rows]
+    widths = [max([len(header)] + [len(row[index]) for row in cells]) for index, header in enumerate(headers)]
+    print("  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip())
+    for row in cells:
+        print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+    if not cells:
+        print("(none)")
+
+
+# -- handlers ------------------------------------------------------------------------------------------------
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -134,92 +154,54 @@ def cmd_serve(args: argparse.Namespace) -> int:
                  limits=limits)
 
 
-def _positive(kind):
-    """An argparse type: a number of `kind` above zero."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"must be a finite number above zero: {text!r}")
-        return value
-    return parse
-
-
-def _api_job(job_id: str) -> str:
-    """`job_id`, unless it is a local LoRA job, which no service knows."""
-    if job_id.startswith("local-"):
-        raise UsageError(f"{job_id} is a local LoRA job: `train --backend local` follows it itself (rerun the same "
-                         "command to resume it); its state is in finetune.jobs (`python -m finetune list`)")
-    return job_id
-
-
 def cmd_watch(args: argparse.Namespace) -> int:
+    from .jobs import latest_job
+
     store = _store(args)
-    job_id = args.job and _api_job(args.job)
-    if job_id is None:
-        rows = store.query("SELECT job_id FROM finetune.jobs WHERE endpoint IS DISTINCT FROM 'local' "
-                           "ORDER BY (status IN ('succeeded', 'failed', 'cancelled')), created_at DESC LIMIT 1")
-        if not rows:
-            raise FinetuneError("no job in the warehouse yet: name one, or submit with make train SUBMIT=1")
-        job_id = rows[0][0]
-    return _watch(args, store, _service(args), job_id)
+    return _watch(args, store, _service(args), args.job or latest_job(store))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from .jobs import JOB_COLUMNS, list_jobs, refresh_jobs
+
     store = _store(args)
     if args.remote:
-        from .client import call
-        from .jobs import record_job
-
-        service = _service(args)
-        page = call("listing jobs", service.client().fine_tuning.jobs.list, limit=args.limit)
-        for job in page.data:
-            record_job(store, service, job)
-    rows = store.query("SELECT job_id, status, model, dataset_name, experiment, n_epochs, fine_tuned_model, "
-                       "strftime(created_at, '%Y-%m-%d %H:%M') FROM finetune.jobs ORDER BY created_at DESC LIMIT ?",
-                       [args.limit])
-    _table(("job", "status", "model", "dataset", "experiment", "epochs", "fine-tuned model", "created (UTC)"), rows)
+        refresh_jobs(store, _service(args), args.limit)
+    _table(JOB_COLUMNS, list_jobs(store, args.limit))
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .client import call
-    from .jobs import record_job
+    from .jobs import api_job, job_status, status_line
 
-    _api_job(args.job)
-    service = _service(args)
-    store = _store(args)
-    job = call(f"reading job {args.job}", service.client().fine_tuning.jobs.retrieve, args.job)
-    record_job(store, service, job)
-    line = f"{job.id}: {job.status} on {job.model}"
-    if job.fine_tuned_model:
-        line += f" -> {job.fine_tuned_model}"
-    if job.trained_tokens:
-        line += f"; {job.trained_tokens:,} trained tokens"
-    if job.error and (job.error.code or job.error.message):
-        line += f"; error {job.error.code}: {job.error.message}"
-    print(line)
+    api_job(args.job)  # before anything else: a local job has no service to ask
+    print(status_line(job_status(args.job, _store(args), _service(args))))
     return 0
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     from .jobs import cancel
 
-    job = cancel(_api_job(args.job), _store(args), _service(args))
+    job = cancel(args.job, _store(args), _service(args))
     print(f"{job.id}: {job.status}")
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plot import plot_job
+
+    path = plot_job(_store(args), args.job, args.output or DEFAULT_PLOTS / f"{args.job}.png")
+    print(f"curves: {path}")
+    return 0
+
+
 def cmd_experiments(args: argparse.Namespace) -> int:
-    from .experiments import load_experiments, plan_experiment, record_experiment
-    from .jobs import submit
+    if args.compare:
+        return cmd_compare(args)
+    from .experiments import plan_experiments, submit_experiment
 
     service = _service(args)
-    experiments = load_experiments(args.dir, args.names or None)
-    plans = [(experiment, plan_experiment(experiment, service, exports=args.exports, quiet=args.quiet))
-             for experiment in experiments]
+    plans = plan_experiments(service, args.dir, args.names or None, exports=args.exports, quiet=args.quiet)
     for experiment, plan in plans:
         print(f"== {experiment.name} ({experiment.path})")
         _print_plan(plan, dry_run=False)
@@ -230,8 +212,7 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     store = _store(args)
     jobs = []
     for experiment, plan in plans:
-        job_id, reused = submit(plan, store, poll_s=args.poll)
-        record_experiment(store, experiment, plan, job_id)
+        job_id, reused = submit_experiment(store, experiment, plan, poll_s=args.poll)
         print(f"{experiment.name}: {'reusing' if reused else 'created'} job {job_id}")
         jobs.append(job_id)
     if not args.no_watch:
@@ -250,88 +231,69 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plot(args: argparse.Namespace) -> int:
-    from .plot import plot_job
-
-    path = plot_job(_store(args), args.job, args.output or DEFAULT_PLOTS / f"{args.job}.png")
-    print(f"curves: {path}")
-    return 0
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, parse_mutators, validation_executor
+    from .evaluate import SUMMARY_COLUMNS, run_evaluation, summary_rows
 
     store = _store(args)
-    mutators = parse_mutators(args.models, store)
-    service = _service(args) if any(mutator.kind == "chat" for mutator in mutators) else None
-    server = executor = target = None
-    if args.execute != "no":
-        from validation import ThrowawayServer, mariadb_binaries
-
-        if mariadb_binaries() is not None:
-            server = ThrowawayServer(args.server_dir)
-        elif args.execute == "yes":
-            raise FinetuneError("--execute yes needs the MariaDB server (make setup installs it)")
-        else:
-            log.warning("execution not checked: the MariaDB server is not installed (make setup installs it)")
-    with server.running_here() if server is not None else contextlib.nullcontext():
-        if server is not None:
-            executor, target = validation_executor(server.reader(), server.admin()), "mariadb"
-        result = evaluate(args.dataset, mutators, store, exports=args.exports, service=service, limit=args.limit,
-                          concurrency=args.concurrency, requests_per_minute=args.rpm, executor=executor,
-                          target=target, reports=args.reports, quiet=args.quiet)
-    rows = store.query(
-        "SELECT mutator, examples, exact, normalised, conforms, printf('%.0f%%', 100 * conforms_rate), "
-        "printf('[%.0f%%, %.0f%%]', 100 * conforms_ci_low, 100 * conforms_ci_high), clean, executable, oracle_holds, "
-        "errors, prompt_tokens + completion_tokens, round(cost_usd, 4) FROM finetune.eval_metrics "
-        "WHERE evaluation_id = ? AND strategy = '*' AND dbms = '*' ORDER BY list_position(?, mutator)",
-        [result.evaluation_id, [mutator.name for mutator in mutators]])
+    result = run_evaluation(args.dataset, args.models, store, service_config=args.service, exports=args.exports,
+                            limit=args.limit, concurrency=args.jobs, requests_per_minute=args.rpm,
+                            execute=args.execute, server_dir=args.server_dir, reports=args.reports, quiet=args.quiet)
     print(f"evaluation {result.evaluation_id} of {args.dataset}: {len(result.examples)} test example(s), "
           f"{result.sent} request(s) sent, {result.cached} answered from the cache")
-    _table(("mutator", "examples", "exact", "normalised", "conforms", "rate", "95% CI", "clean", "executable",
-            "oracle holds", "errors", "tokens", "cost USD"), rows)
+    _table(SUMMARY_COLUMNS, summary_rows(store, result))
     if result.report:
         print(f"report: {result.report[0]} and {result.report[1]}")
     return 0
 
 
-def _table(headers, rows) -> None:
-    cells = [[("" if value is None else str(value)) for value in row] for row in rows]
-    widths = [max([len(header)] + [len(row[index]) for row in cells]) for index, header in enumerate(headers)]
-    print("  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip())
-    for row in cells:
-        print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
-    if not cells:
-        print("(none)")
+# -- parsers -------------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m finetune",
-        description="Fine-tune on an exported dataset through any OpenAI-compatible fine-tuning API (OpenAI, Azure "
-        "OpenAI, or a base_url), dry run by default; follow jobs into the warehouse's finetune schema.",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or informational logs")
-    parser.add_argument("--verbose", action="store_true")
-    parser.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE)
-    parser.add_argument("--service", type=Path, help="service config (default finetune/service.yml if present)")
-    parser.add_argument("--poll", type=float, default=5.0, help="first poll interval in seconds (backs off to 60)")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _positive(kind):
+    """An argparse type: a number of `kind` above zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a finite number above zero: {text!r}")
+        return value
+    return parse
 
-    train = commands.add_parser("train", help="plan a job (dry run) or submit it with --submit; --backend local "
-                                "trains a LoRA adapter on a local model folder")
+
+def _subcommand(commands, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+    return subcommand(commands, name, help=help, description=description or help)
+
+
+def _service_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--service", type=Path, metavar="FILE",
+                        help="service config (default finetune/service.yml if present, else the SDK's environment "
+                        "variables)")
+
+
+def _poll_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--poll", type=float, default=DEFAULT_POLL_S, metavar="SECONDS",
+                        help=f"first poll interval in seconds (default {DEFAULT_POLL_S:g}; backs off to 60)")
+
+
+def add_train_command(commands, name: str = "train") -> argparse.ArgumentParser:
+    train = _subcommand(commands, name, "plan a fine-tuning job (dry run) or submit it with --submit; "
+                        "--backend local trains a LoRA adapter on a local model folder")
     train.add_argument("--backend", choices=["openai", "local"], default="openai",
                        help="openai (default): a fine-tuning API; local: LoRA with transformers + peft")
     train.add_argument("--dataset", required=True)
-    train.add_argument("--exports", type=Path, default=Path("data/exports"))
+    train.add_argument("--exports", type=Path, default=DEFAULT_EXPORTS)
     train.add_argument("--model", help="default: the model table's default (gpt-4o-mini-2024-07-18)")
     train.add_argument("--epochs", default="auto", help="a number or auto (default)")
     train.add_argument("--batch-size", default="auto")
     train.add_argument("--lr-multiplier", default="auto")
     train.add_argument("--suffix")
-    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--seed", type=int, default=DEFAULT_SEED)
     train.add_argument("--submit", action="store_true", help="upload and create the job (otherwise a dry run)")
     train.add_argument("--no-watch", action="store_true", help="return after submitting")
+    _service_option(train)
+    _poll_option(train)
     local = train.add_argument_group("--backend local (LoRA on a local model folder; nothing is downloaded)")
     local.add_argument("--base-model", type=Path, help="local model folder (config.json, weights, tokenizer)")
     local.add_argument("--lora-r", type=int, help="LoRA rank (default 8)")
@@ -343,8 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--output-dir", type=Path, help="default data/finetune/local/<job>")
     local.add_argument("--merge", action="store_true", help="also write the merged model to <output-dir>/merged")
     train.set_defaults(handler=cmd_train)
+    return train
 
-    serving = commands.add_parser("serve", help="an OpenAI-compatible server for a local adapter or model folder")
+
+def add_serve_command(commands, name: str = "serve") -> argparse.ArgumentParser:
+    from .serve import DEFAULT_API_KEY_ENV, ServerLimits
+
+    serving = _subcommand(commands, name, "an OpenAI-compatible server for a local adapter or model folder")
     serving.add_argument("--model-dir", type=Path, required=True, help="adapter folder or full/merged model folder")
     serving.add_argument("--port", type=int, default=8000)
     serving.add_argument("--host", default="127.0.0.1")
@@ -352,8 +319,6 @@ def build_parser() -> argparse.ArgumentParser:
     serving.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto",
                          help="auto: vLLM when installed and a GPU is visible, else transformers")
     serving.add_argument("--max-new-tokens", type=int, help="cap on generated tokens per request (transformers)")
-    from .serve import DEFAULT_API_KEY_ENV, ServerLimits
-
     serving.add_argument("--api-key-env", metavar="NAME", default=DEFAULT_API_KEY_ENV,
                          help="environment variable holding the key clients must send as `Authorization: Bearer` "
                          f"(default {DEFAULT_API_KEY_ENV}; unset: no key)")
@@ -371,75 +336,124 @@ def build_parser() -> argparse.ArgumentParser:
                          help="seconds a connection beyond --max-connections waits for a free one before its 503 "
                          f"(default {ServerLimits.queue_wait:g})")
     serving.set_defaults(handler=cmd_serve)
+    return serving
 
-    watch = commands.add_parser("watch", help="follow a job until it ends (resumable)")
-    watch.add_argument("job", nargs="?", help="default: the newest unfinished job in the warehouse")
-    watch.set_defaults(handler=cmd_watch)
 
-    listing = commands.add_parser("list", help="jobs in the warehouse (--remote: refresh from the service)")
-    listing.add_argument("--remote", action="store_true")
-    listing.add_argument("--limit", type=int, default=20)
-    listing.set_defaults(handler=cmd_list)
+def add_evaluate_command(commands, name: str = "evaluate") -> argparse.ArgumentParser:
+    from .evaluate import EXECUTE_CHOICES
 
-    status = commands.add_parser("status", help="one job's state, from the service")
-    status.add_argument("job")
-    status.set_defaults(handler=cmd_status)
-
-    cancel = commands.add_parser("cancel", help="cancel a job")
-    cancel.add_argument("job")
-    cancel.set_defaults(handler=cmd_cancel)
-
-    experiments = commands.add_parser("experiments", help="plan (or --submit) every experiment config")
-    experiments.add_argument("names", nargs="*", help="only these experiments (file stems)")
-    experiments.add_argument("--dir", type=Path, default=Path("finetune/experiments"))
-    experiments.add_argument("--exports", type=Path, default=Path("data/exports"))
-    experiments.add_argument("--submit", action="store_true")
-    experiments.add_argument("--no-watch", action="store_true")
-    experiments.set_defaults(handler=cmd_experiments)
-
-    compare = commands.add_parser("compare", help="the experiments' results side by side")
-    compare.set_defaults(handler=cmd_compare)
-
-    evaluation = commands.add_parser("evaluate", help="models and reference mutators on the test split, judged")
+    evaluation = _subcommand(commands, name, "models and reference mutators on a dataset's test split, judged")
     evaluation.add_argument("--dataset", required=True)
     evaluation.add_argument("--models", required=True,
                             help='e.g. "reference identity base=gpt-4o-mini-2024-07-18 ft=ft:… job:ftjob-…"')
-    evaluation.add_argument("--exports", type=Path, default=Path("data/exports"))
+    evaluation.add_argument("--exports", type=Path, default=DEFAULT_EXPORTS)
     evaluation.add_argument("--reports", type=Path, default=Path("data/reports"))
     evaluation.add_argument("--limit", type=int, help="only the first N test examples")
-    evaluation.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    jobs_option(evaluation, "chat requests in flight", 4)
     evaluation.add_argument("--rpm", type=float, default=120.0, help="request starts per minute (default 120)")
-    evaluation.add_argument("--execute", choices=["auto", "yes", "no"], default="auto",
+    evaluation.add_argument("--execute", choices=EXECUTE_CHOICES, default="auto",
                             help="run outputs on a throwaway MariaDB (auto: when it is installed)")
     evaluation.add_argument("--server-dir", type=Path, default=Path("data/mariadb"))
+    _service_option(evaluation)
     evaluation.set_defaults(handler=cmd_evaluate)
+    return evaluation
 
-    plot = commands.add_parser("plot", help="loss and token-accuracy curves of a job as a PNG")
+
+def _add_watch(commands, name: str) -> argparse.ArgumentParser:
+    watching = _subcommand(commands, name, "follow a job until it ends, into the warehouse (resumable)")
+    watching.add_argument("job", nargs="?", help="default: the newest unfinished job in the warehouse")
+    _service_option(watching)
+    _poll_option(watching)
+    watching.set_defaults(handler=cmd_watch)
+    return watching
+
+
+def _add_list(commands, name: str) -> argparse.ArgumentParser:
+    listing = _subcommand(commands, name, "jobs in the warehouse (--remote: refresh from the service first)")
+    listing.add_argument("--remote", action="store_true")
+    listing.add_argument("--limit", type=int, default=20)
+    _service_option(listing)
+    listing.set_defaults(handler=cmd_list)
+    return listing
+
+
+def _add_status(commands, name: str) -> argparse.ArgumentParser:
+    status = _subcommand(commands, name, "one job's state, from the service")
+    status.add_argument("job")
+    _service_option(status)
+    status.set_defaults(handler=cmd_status)
+    return status
+
+
+def _add_cancel(commands, name: str) -> argparse.ArgumentParser:
+    cancelling = _subcommand(commands, name, "cancel a job")
+    cancelling.add_argument("job")
+    _service_option(cancelling)
+    cancelling.set_defaults(handler=cmd_cancel)
+    return cancelling
+
+
+def _add_plot(commands, name: str) -> argparse.ArgumentParser:
+    plot = _subcommand(commands, name, "loss and token-accuracy curves of a job as a PNG")
     plot.add_argument("job")
-    plot.add_argument("--output", type=Path)
+    plot.add_argument("--output", type=Path, help=f"default {DEFAULT_PLOTS}/<job>.png")
     plot.set_defaults(handler=cmd_plot)
+    return plot
+
+
+# The job commands: subcommands of `jobs`, and (for `python -m finetune`) top-level commands as well.
+JOB_COMMANDS: dict[str, Callable[..., argparse.ArgumentParser]] = {
+    "list": _add_list, "watch": _add_watch, "status": _add_status, "cancel": _add_cancel, "plot": _add_plot,
+}
+
+
+def add_jobs_command(commands, name: str = "jobs") -> argparse.ArgumentParser:
+    group = _subcommand(commands, name, "fine-tuning jobs: " + ", ".join(JOB_COMMANDS),
+                        "Fine-tuning jobs in the warehouse and on the service: list them, watch one to its end "
+                        "(resumable), ask for its status, cancel it, plot its curves.")
+    jobs = group.add_subparsers(dest="jobs_command", required=True, metavar="COMMAND")
+    for job_command, add in JOB_COMMANDS.items():
+        add(jobs, job_command)
+    return group
+
+
+def add_experiments_command(commands, name: str = "experiments") -> argparse.ArgumentParser:
+    experiments = _subcommand(commands, name, "plan (or --submit) every experiment config, then compare them")
+    experiments.add_argument("names", nargs="*", help="only these experiments (file stems)")
+    experiments.add_argument("--dir", type=Path, default=DEFAULT_EXPERIMENTS)
+    experiments.add_argument("--exports", type=Path, default=DEFAULT_EXPORTS)
+    experiments.add_argument("--submit", action="store_true")
+    experiments.add_argument("--no-watch", action="store_true")
+    experiments.add_argument("--compare", action="store_true",
+                             help="only the comparison table of the experiments in the warehouse (nothing planned)")
+    _service_option(experiments)
+    _poll_option(experiments)
+    experiments.set_defaults(handler=cmd_experiments)
+    return experiments
+
+
+def add_compare_command(commands, name: str = "compare") -> argparse.ArgumentParser:
+    compare = _subcommand(commands, name, "the experiments' results side by side")
+    compare.set_defaults(handler=cmd_compare)
+    return compare
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser, commands = command_parser(
+        "python -m finetune",
+        "Fine-tune on an exported dataset through any OpenAI-compatible fine-tuning API (OpenAI, Azure "
+        "OpenAI, or a base_url), dry run by default, or with LoRA on a local model; follow jobs into the "
+        "warehouse's finetune schema; serve and evaluate the models.")
+    add_train_command(commands)
+    add_serve_command(commands)
+    add_evaluate_command(commands)
+    add_jobs_command(commands)
+    add_experiments_command(commands)
+    add_compare_command(commands)
+    for name, add in JOB_COMMANDS.items():  # the flat names scripts used before `jobs` grouped them
+        add(commands, name)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(quiet=args.quiet, verbose=args.verbose)
-    try:
-        return args.handler(args)
-    except UsageError as error:
-        parser.print_usage(sys.stderr)
-        log.error("%s", error)
-        return 2
-    except ServiceRefused as error:
-        log.error("%s", error)
-        return 3
-    except JobFailed as error:
-        log.error("%s", error)
-        return 4
-    except (FinetuneError, WarehouseError, ValidationError) as error:
-        log.error("%s", error)
-        return 1
-    except KeyboardInterrupt:
-        log.error("interrupted: what was stored stays; `python -m finetune watch` resumes")
-        return 130
+    return run(build_parser(), argv, interrupted=INTERRUPTED)

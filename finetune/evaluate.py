@@ -18,6 +18,7 @@ has few test examples.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -33,7 +34,7 @@ from typing import Any, Callable
 import yaml
 
 from mutations import apply, check
-from mutations.console import progress_bar
+from pinoloft_base.console import progress_bar
 from mutations.errors import SqlSyntaxError
 from mutations.tokens import tokenize
 
@@ -42,7 +43,7 @@ from .errors import FinetuneError, PlanError, ServiceRefused
 from .store import Store, now_utc
 
 __all__ = ["Mutator", "Example", "parse_mutators", "load_examples", "judge_output", "clean_output", "wilson",
-           "evaluate", "EvaluationResult"]
+           "evaluate", "EvaluationResult", "run_evaluation", "summary_rows", "SUMMARY_COLUMNS", "EXECUTE_CHOICES"]
 
 log = logging.getLogger(__name__)
 
@@ -435,7 +436,7 @@ def validation_executor(reader, admin, target_name: str = "mariadb", timeout_s: 
     """An executor on a validation target: every pair on the §9.3 database, through the SELECT-only runner."""
     from validation import StatementRunner, load_target
     from validation.databases import DatabaseLoader
-    from validation.oracle import oracle
+    from mutations.oracle import oracle
     from validation.scope import REFERENCE_DATA_SQL, REFERENCE_DATA_SQL_HASH
 
     def run(pairs: list[tuple[str, str, bool]]) -> list[tuple[bool, str | None]]:
@@ -454,6 +455,66 @@ def validation_executor(reader, admin, target_name: str = "mariadb", timeout_s: 
         return verdicts
 
     return run
+
+
+EXECUTE_CHOICES = ("auto", "yes", "no")
+
+
+def run_evaluation(
+    dataset: str,
+    models: str,
+    store: Store,
+    *,
+    service_config: str | Path | None = None,
+    exports: Path = Path("data/exports"),
+    limit: int | None = None,
+    concurrency: int = 4,
+    requests_per_minute: float = 120.0,
+    execute: str = "auto",
+    server_dir: Path = Path("data/mariadb"),
+    reports: Path | None = Path("data/reports"),
+    quiet: bool = False,
+) -> EvaluationResult:
+    """`evaluate` as `make evaluate` runs it: the mutators parsed from `models` (see `parse_mutators`), the
+    service loaded (from `service_config`, see `load_service`) only when a chat model is among them, and the
+    outputs executed on a throwaway MariaDB when `execute` is yes, or auto and the server is installed."""
+    from .client import load_service
+
+    if execute not in EXECUTE_CHOICES:
+        raise PlanError(f"execute must be one of {', '.join(EXECUTE_CHOICES)}, not {execute!r}")
+    mutators = parse_mutators(models, store)
+    service = load_service(service_config) if any(mutator.kind == "chat" for mutator in mutators) else None
+    server = None
+    if execute != "no":
+        from validation import ThrowawayServer, mariadb_binaries
+
+        if mariadb_binaries() is not None:
+            server = ThrowawayServer(server_dir)
+        elif execute == "yes":
+            raise FinetuneError("--execute yes needs the MariaDB server (make setup installs it)")
+        else:
+            log.warning("execution not checked: the MariaDB server is not installed (make setup installs it)")
+    with server.running_here() if server is not None else contextlib.nullcontext():
+        executor = target = None
+        if server is not None:
+            executor, target = validation_executor(server.reader(), server.admin()), "mariadb"
+        return evaluate(dataset, mutators, store, exports=exports, service=service, limit=limit,
+                        concurrency=concurrency, requests_per_minute=requests_per_minute, executor=executor,
+                        target=target, reports=reports, quiet=quiet)
+
+
+SUMMARY_COLUMNS = ("mutator", "examples", "exact", "normalised", "conforms", "rate", "95% CI", "clean",
+                   "executable", "oracle holds", "errors", "tokens", "cost USD")
+
+
+def summary_rows(store: Store, result: EvaluationResult) -> list[tuple]:
+    """One row of SUMMARY_COLUMNS per mutator (over all strategies and DBMSs), in the order they were given."""
+    return store.query(
+        "SELECT mutator, examples, exact, normalised, conforms, printf('%.0f%%', 100 * conforms_rate), "
+        "printf('[%.0f%%, %.0f%%]', 100 * conforms_ci_low, 100 * conforms_ci_high), clean, executable, oracle_holds, "
+        "errors, prompt_tokens + completion_tokens, round(cost_usd, 4) FROM finetune.eval_metrics "
+        "WHERE evaluation_id = ? AND strategy = '*' AND dbms = '*' ORDER BY list_position(?, mutator)",
+        [result.evaluation_id, [mutator.name for mutator in result.mutators]])
 
 
 def _store(store: Store, result: EvaluationResult) -> None:

@@ -16,11 +16,12 @@ import yaml
 
 from .client import Service
 from .errors import ExperimentError, PlanError
+from .jobs import submit
 from .plan import DEFAULT_EXPORTS, DEFAULT_SEED, Hyperparameters, TrainingPlan, derive_fraction, plan_training
 from .store import Store, now_utc
 
-__all__ = ["Experiment", "load_experiments", "plan_experiment", "record_experiment", "compare_rows",
-           "COMPARE_COLUMNS", "DEFAULT_EXPERIMENTS"]
+__all__ = ["Experiment", "load_experiments", "plan_experiment", "plan_experiments", "record_experiment",
+           "submit_experiment", "compare_rows", "COMPARE_COLUMNS", "DEFAULT_EXPERIMENTS"]
 
 DEFAULT_EXPERIMENTS = Path("finetune/experiments")
 DEFAULT_WORK = Path("data/finetune/experiments")
@@ -96,6 +97,22 @@ def plan_experiment(experiment: Experiment, service: Service, *, exports: Path =
                              seed=experiment.seed, experiment=experiment.name, train_path=train, quiet=quiet)
     except PlanError as error:
         raise PlanError(f"experiment {experiment.name} ({experiment.path}): {error}") from None
+
+
+def plan_experiments(service: Service, directory: Path = DEFAULT_EXPERIMENTS, names: list[str] | None = None, *,
+                     exports: Path = DEFAULT_EXPORTS, quiet: bool = True) -> list[tuple[Experiment, TrainingPlan]]:
+    """Every experiment config of `directory` (or only `names`) with its plan (a dry run: nothing is sent)."""
+    return [(experiment, plan_experiment(experiment, service, exports=exports, quiet=quiet))
+            for experiment in load_experiments(directory, names)]
+
+
+def submit_experiment(store: Store, experiment: Experiment, plan: TrainingPlan, *, poll_s: float = 2.0
+                      ) -> tuple[str, bool]:
+    """Submit the experiment's plan (a job with the same data and parameters is reused) and record the
+    experiment with its job; (job id, reused an existing job)."""
+    job_id, reused = submit(plan, store, poll_s=poll_s)
+    record_experiment(store, experiment, plan, job_id)
+    return job_id, reused
 
 
 def record_experiment(store: Store, experiment: Experiment, plan: TrainingPlan, job_id: str | None) -> None:

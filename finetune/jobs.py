@@ -26,14 +26,15 @@ from typing import Any, Callable
 
 import openai
 
-from mutations.console import progress_bar
+from pinoloft_base.console import progress_bar
 
 from .client import Service, call
-from .errors import FileRejected, JobFailed, PlanError, ServiceError
+from .errors import FileRejected, FinetuneError, JobFailed, PlanError, ServiceError, UsageError
 from .plan import TrainingPlan, file_sha256
 from .store import Store, dumps, now_utc, timestamp
 
-__all__ = ["submit", "watch", "record_job", "cancel", "WatchResult", "TERMINAL", "REUSABLE"]
+__all__ = ["submit", "watch", "record_job", "cancel", "WatchResult", "TERMINAL", "REUSABLE", "JOB_COLUMNS",
+           "api_job", "job_status", "latest_job", "list_jobs", "refresh_jobs", "status_line"]
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +332,7 @@ def watch(job_id: str, store: Store, service: Service, *, poll_s: float = 5.0, m
           timeout_s: float | None = None, quiet: bool = False, plot_dir: Path | None = None,
           on_poll: Callable[[Any], None] | None = None) -> WatchResult:
     """Follow `job_id` until it ends (or `timeout_s`), storing what it reports; raise JobFailed if it failed."""
+    api_job(job_id)
     client = service.client()
     known = {row[0] for row in store.query("SELECT event_id FROM finetune.job_events WHERE job_id = ?", [job_id])}
     steps = store.query("SELECT max(step), max(total_steps) FROM finetune.job_metrics WHERE job_id = ?", [job_id])
@@ -384,7 +386,64 @@ def watch(job_id: str, store: Store, service: Service, *, poll_s: float = 5.0, m
 
 
 def cancel(job_id: str, store: Store, service: Service) -> Any:
+    """Cancel the job on the service (recorded in the warehouse); the job as the service returns it."""
+    api_job(job_id)
     client = service.client()
     job = call(f"cancelling {job_id}", client.fine_tuning.jobs.cancel, job_id)
     record_job(store, service, job)
     return job
+
+
+def api_job(job_id: str) -> str:
+    """`job_id`, unless it is a local LoRA job, which no service knows (UsageError)."""
+    if job_id.startswith("local-"):
+        raise UsageError(f"{job_id} is a local LoRA job: `train --backend local` follows it itself (rerun the same "
+                         "command to resume it); its state is in finetune.jobs (`python -m finetune list`)")
+    return job_id
+
+
+def latest_job(store: Store) -> str:
+    """The job `watch` follows when none is named: the newest unfinished API job, else the newest API job."""
+    rows = store.query("SELECT job_id FROM finetune.jobs WHERE endpoint IS DISTINCT FROM 'local' "
+                       "ORDER BY (status IN ('succeeded', 'failed', 'cancelled')), created_at DESC LIMIT 1")
+    if not rows:
+        raise FinetuneError("no job in the warehouse yet: name one, or submit with make train SUBMIT=1")
+    return rows[0][0]
+
+
+JOB_COLUMNS = ("job", "status", "model", "dataset", "experiment", "epochs", "fine-tuned model", "created (UTC)")
+
+
+def list_jobs(store: Store, limit: int = 20) -> list[tuple]:
+    """The newest `limit` jobs in the warehouse (API and local), one row of JOB_COLUMNS each."""
+    return store.query("SELECT job_id, status, model, dataset_name, experiment, n_epochs, fine_tuned_model, "
+                       "strftime(created_at, '%Y-%m-%d %H:%M') FROM finetune.jobs ORDER BY created_at DESC LIMIT ?",
+                       [limit])
+
+
+def refresh_jobs(store: Store, service: Service, limit: int = 20) -> int:
+    """Record the service's newest `limit` jobs (each as `record_job` does); the number recorded."""
+    page = call("listing jobs", service.client().fine_tuning.jobs.list, limit=limit)
+    for job in page.data:
+        record_job(store, service, job)
+    return len(page.data)
+
+
+def job_status(job_id: str, store: Store, service: Service) -> Any:
+    """The job as the service has it now (recorded in the warehouse on the way)."""
+    api_job(job_id)
+    job = call(f"reading job {job_id}", service.client().fine_tuning.jobs.retrieve, job_id)
+    record_job(store, service, job)
+    return job
+
+
+def status_line(job: Any) -> str:
+    """`ftjob-…: status on model -> fine-tuned model; N trained tokens; error code: message` (what is known)."""
+    line = f"{job.id}: {job.status} on {job.model}"
+    if job.fine_tuned_model:
+        line += f" -> {job.fine_tuned_model}"
+    if job.trained_tokens:
+        line += f"; {job.trained_tokens:,} trained tokens"
+    if job.error and (job.error.code or job.error.message):
+        line += f"; error {job.error.code}: {job.error.message}"
+    return line

@@ -5,16 +5,20 @@
     >>> report.reconciliation                                               # doctest: +SKIP
     'files seen 1157 = loaded 1123 + quarantined 34 + skipped as unchanged 0; vanished 0'
 
-The library raises `IngestError` subclasses for what a user can fix; bad input files never raise, they go to
-`raw.ingest_quarantine`. `python -m ingest` is the command line.
+The library raises `IngestError` subclasses (each a `pinoloft_base.errors.PinoloftError` with its exit code)
+for what a user can fix; bad input files never raise, they go to `raw.ingest_quarantine`. The command line is
+`pinoloft ingest|check|datasets` (or `python -m ingest load|check|datasets|synthesize`).
 """
 
 from .datasets import load_datasets
 from .errors import (
     DatasetConfigError,
     IngestError,
+    ReconciliationError,
     SourceError,
     StepOrderError,
+    UnknownDatasetError,
+    WarehouseBusyError,
     WarehouseError,
 )
 from .loader import LoadReport, load
@@ -26,9 +30,12 @@ __all__ = [
     "DatasetConfigError",
     "IngestError",
     "LoadReport",
+    "ReconciliationError",
     "SourceError",
     "StepOrderError",
     "SynthesizeReport",
+    "UnknownDatasetError",
+    "WarehouseBusyError",
     "WarehouseError",
     "check_pairs",
     "load",

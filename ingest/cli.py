@@ -1,35 +1,46 @@
-"""`python -m ingest`: load PINOLO trees, judge their pairs, load dataset configs, derive top-up pairs.
+"""`python -m ingest` (and `pinoloft ingest|check|datasets`): load PINOLO trees, judge their pairs, load
+dataset configs, derive top-up pairs.
 
-The library raises; this module alone maps errors to exit codes: 0 ok, 1 a step failed (bad dataset
-config, steps in the wrong order, a warehouse that cannot be opened), 2 usage errors, missing paths and
-unknown dataset names, 130 interrupted (the run's transaction is rolled back: the warehouse is as before).
+The library raises; `pinoloft_base.cli.run` alone maps errors to the project's exit codes: 0 ok, 1 findings
+(a load whose counts do not reconcile), 2 usage or input errors (a bad option, a missing path, a bad dataset
+config or an unknown dataset name, steps in the wrong order, no warehouse), 3 the warehouse is in use by
+another process, 130 interrupted (the load's transaction is rolled back: the warehouse is as before).
+
+Each subcommand is added by an `add_<verb>_command` function, shared by this module's parser and the
+`pinoloft` front door, which names them as it likes (`pinoloft ingest` is `load` here).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import re
 import sys
+from typing import Any
 
-from mutations.console import setup_logging
+from pinoloft_base.cli import command_parser, jobs_option, run, subcommand
+from pinoloft_base.errors import EXIT_OK
 
-from .errors import IngestError, SourceError, UnknownDatasetError
-from .schema import DEFAULT_WAREHOUSE
+__all__ = [
+    "INTERRUPTED", "add_check_command", "add_datasets_command", "add_load_command", "add_synthesize_command",
+    "build_parser", "main",
+]
 
-log = logging.getLogger("ingest")
+# What Ctrl-C leaves: a load is one transaction (rolled back); the other steps write nothing half-way that a
+# rerun does not finish.
+INTERRUPTED = "interrupted: nothing was committed, the warehouse is as it was before this run"
+DEFAULT_DATASETS_DIR = "datasets"
 
 
 def cmd_load(args: argparse.Namespace) -> int:
     from .loader import load
 
     cap = {} if args.max_file_size is None else {"max_file_bytes": args.max_file_size}
-    report = load(args.root, args.warehouse, workers=args.workers, quiet=args.quiet, **cap)
+    report = load(args.root, args.warehouse, jobs=args.jobs, quiet=args.quiet, **cap)
     mode = "incremental" if report.incremental else "first load of this root"
     print(f"ingest run {report.ingest_run_id} ({mode}): {report.pools} pool(s), {report.tasks} task(s) under "
           f"{report.source_root} in {report.seconds:.1f}s", file=sys.stderr)
     print(report.reconciliation, file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -37,7 +48,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     report = check_pairs(args.warehouse, jobs=args.jobs, quiet=args.quiet)
     print(report.describe(), file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -47,10 +58,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         config = require_dataset(args.dir, args.require)
         if not args.quiet:
             print(f"dataset {config.name} is defined in {config.path}", file=sys.stderr)
-        return 0
+        return EXIT_OK
     names = load_datasets(args.warehouse, args.dir)
     print(f"loaded {len(names)} dataset config(s) from {args.dir}: {', '.join(names) or '-'}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def cmd_synthesize(args: argparse.Namespace) -> int:
@@ -58,7 +69,7 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
 
     report = synthesize(args.warehouse, quiet=args.quiet)
     print(report.describe(), file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 _SIZE = re.compile(r"(\d+)\s*(|B|K|KiB|M|MiB|G|GiB)", re.IGNORECASE)
@@ -74,80 +85,74 @@ def _byte_size(text: str) -> int:
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ingest",
-        description="Load PINOLO output into the warehouse's raw schema (docs/warehouse.md), judge every pair "
-        "with the mutation engine, load dataset configs and derive synthetic top-up pairs.",
-    )
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or info messages")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
-    parser.add_argument("--warehouse", "-w", default=DEFAULT_WAREHOUSE,
-                        help=f"DuckDB file (default: {DEFAULT_WAREHOUSE}; parent folders are created)")
-    # The same options are accepted after the subcommand too (`python -m ingest load --warehouse W …`).
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
-                        help="no progress bars or info messages")
-    common.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="debug logging")
-    common.add_argument("--warehouse", "-w", default=argparse.SUPPRESS,
-                        help=f"DuckDB file (default: {DEFAULT_WAREHOUSE})")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    load = commands.add_parser(
-        "load", parents=[common], help="load a PINOLO tree into raw.* (incremental, one transaction)",
+def add_load_command(commands: Any, name: str = "load") -> argparse.ArgumentParser:
+    """`load --root DIR [--jobs N] [--max-file-size SIZE]`: a PINOLO tree into raw.* (`pinoloft ingest`)."""
+    load = subcommand(
+        commands, name, help="load a PINOLO tree into raw.* (incremental, one transaction)",
         description="Discovers every run, DBMS pool and task below ROOT (a set of runs output1..N, PINOLO's "
         "outputPath, one pool or one task) and loads bug reports, results, configs (without password), "
         "output.data.sql and task.log bug lines. Unusable files go to raw.ingest_quarantine with the reason. "
         "A second run reads only new or changed files and marks vanished ones. Ends with the reconciliation "
         "line: files seen = loaded + quarantined + skipped as unchanged.")
     load.add_argument("--root", required=True, help="PINOLO output: runs, an outputPath, a pool or a task")
-    load.add_argument("--workers", "-j", type=int, default=None, help="worker processes (default: all cores)")
+    jobs_option(load, "worker processes listing and reading files")
     load.add_argument("--max-file-size", type=_byte_size, default=None, metavar="SIZE",
                       help="larger files are quarantined unread (bytes, or 512KiB, 16MiB…; default: 16MiB)")
     load.set_defaults(handler=cmd_load)
+    return load
 
-    check = commands.add_parser(
-        "check", parents=[common], help="judge every pair not judged yet (raw.mutation_verdicts)",
+
+def add_check_command(commands: Any, name: str = "check") -> argparse.ArgumentParser:
+    """`check [--jobs N]`: the engine's verdict for every pair not judged yet."""
+    check = subcommand(
+        commands, name, help="judge every pair not judged yet (raw.mutation_verdicts)",
         description="Runs the mutation engine's check once per distinct (mutation, originalSql, mutatedSql) of "
         "raw.bug_reports (every folder, so raw and sqlsim forms) and raw.synthetic_pairs whose pair_hash has "
         "no verdict yet, on all cores, and stores verdicts with fingerprints.")
-    check.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
+    jobs_option(check, "worker processes judging pairs")
     check.set_defaults(handler=cmd_check)
+    return check
 
-    datasets = commands.add_parser(
-        "datasets", parents=[common], help="load datasets/*.yml into raw.dataset_configs (replaces all rows)",
+
+def add_datasets_command(commands: Any, name: str = "datasets") -> argparse.ArgumentParser:
+    """`datasets [--dir DIR] [--require NAME]`: dataset configs into raw.dataset_configs, or check one name."""
+    datasets = subcommand(
+        commands, name, help="load datasets/*.yml into raw.dataset_configs (replaces all rows)",
         description="Validates every datasets/*.yml (format: ingest/datasets.py) and replaces raw.dataset_configs "
         "with one row per dataset and strategy. A bad file is an error naming the file and the key; then "
         "nothing is loaded.")
-    datasets.add_argument("--dir", default="datasets", help="folder of dataset YAML files (default: datasets)")
+    # `--datasets-dir` is the name `pinoloft transform` gives the same folder; `--dir` is the short one here.
+    datasets.add_argument("--dir", "--datasets-dir", dest="dir", default=DEFAULT_DATASETS_DIR, metavar="DIR",
+                          help=f"folder of dataset YAML files (default: {DEFAULT_DATASETS_DIR})")
     datasets.add_argument("--require", metavar="NAME",
                           help="only check that NAME is a valid dataset there (exit 2 if not); the warehouse is not "
                           "opened")
     datasets.set_defaults(handler=cmd_datasets)
+    return datasets
 
-    synthesize = commands.add_parser(
-        "synthesize", parents=[common], help="derive top-up pairs for datasets with top_up: true",
+
+def add_synthesize_command(commands: Any, name: str = "synthesize") -> argparse.ArgumentParser:
+    """`synthesize`: engine-made top-up pairs for datasets with top_up: true."""
+    synthesize = subcommand(
+        commands, name, help="derive top-up pairs for datasets with top_up: true",
         description="For datasets with top_up: true, derives engine-made pairs for strategies whose real supply "
         "is below the quota, from other real originals, into raw.synthetic_pairs (needs `check` first).")
     synthesize.set_defaults(handler=cmd_synthesize)
+    return synthesize
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser, commands = command_parser(
+        "python -m ingest",
+        "Load PINOLO output into the warehouse's raw schema (docs/warehouse.md), judge every pair\n"
+        "with the mutation engine, load dataset configs and derive synthetic top-up pairs.\n"
+        "The same steps are `pinoloft ingest`, `pinoloft check` and `pinoloft datasets`.")
+    add_load_command(commands)
+    add_check_command(commands)
+    add_datasets_command(commands)
+    add_synthesize_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(quiet=args.quiet, verbose=args.verbose)
-    try:
-        return args.handler(args)
-    except (SourceError, UnknownDatasetError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except IngestError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: nothing was committed, the warehouse is as it was before this run", file=sys.stderr)
-        return 130
+    return run(build_parser(), argv, interrupted=INTERRUPTED)

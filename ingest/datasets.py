@@ -33,11 +33,12 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
-from mutations.generator import KNOWN_DBMS
+from mutations.formats import KNOWN_DBMS
 from mutations.strategies import STRATEGIES
+from pinoloft_base.warehouse import ensure_schema, write_transaction
 
 from .errors import DatasetConfigError, IngestError, UnknownDatasetError
-from .schema import arrow_schema, columns, ensure_schema, write_transaction
+from .schema import arrow_schema, columns
 
 KEYS = ("name", "dbms", "strategies", "quota", "quotas", "max_length", "form", "splits", "seed", "top_up",
         "require_conforming", "require_executable", "target")
@@ -218,7 +219,7 @@ def load_datasets(warehouse: str | os.PathLike[str], directory: str | os.PathLik
             })
     table = pa.Table.from_pylist(rows, schema=arrow_schema("dataset_configs", columns("dataset_configs")))
     with write_transaction(warehouse) as con:
-        ensure_schema(con)
+        ensure_schema(con, "raw")
         con.execute("DELETE FROM raw.dataset_configs")
         con.register("dataset_rows", table)
         con.execute("INSERT INTO raw.dataset_configs BY NAME SELECT * FROM dataset_rows")

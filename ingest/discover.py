@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from mutations.generator import MANIFEST_NAME
+from mutations.formats import MANIFEST_NAME
 
 from .errors import SourceError
 

@@ -29,13 +29,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from mutations.console import progress_bar
+from pinoloft_base.console import progress_bar
+from pinoloft_base.warehouse import ensure_schema, write_transaction
 
 from .discover import Layout, Unit, discover
-from .errors import IngestError
+from .errors import IngestError, ReconciliationError
 from .parallel import WorkerPool
 from .readers import DEFAULT_MAX_FILE_BYTES, SCAN_SCHEMA, TASK_META_SCHEMA, UnitResult, read_unit, scan_unit
-from .schema import FILE_TABLES, ensure_schema, write_transaction
+from .schema import FILE_TABLES
 
 log = logging.getLogger("ingest")
 
@@ -152,25 +153,26 @@ def _size_cap(max_file_bytes: int) -> int:
     return max_file_bytes
 
 
-def _worker_count(workers: int | None) -> int:
-    if workers is not None and workers < 1:
-        raise IngestError(f"--workers must be at least 1, got {workers}")
-    return workers or os.cpu_count() or 1
+def _worker_count(jobs: int | None) -> int:
+    if jobs is not None and jobs < 1:
+        raise IngestError(f"--jobs must be at least 1, got {jobs}")
+    return jobs or os.cpu_count() or 1
 
 
-def load(root: str | os.PathLike[str], warehouse: str | os.PathLike[str], *, workers: int | None = None,
+def load(root: str | os.PathLike[str], warehouse: str | os.PathLike[str], *, jobs: int | None = None,
          quiet: bool | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadReport:
     """Load every pool and task below `root` into `warehouse` (created if missing) and reconcile the counts.
 
-    Raises SourceError when `root` holds no PINOLO output and WarehouseError when the warehouse cannot be
-    opened; bad files never raise, they go to raw.ingest_quarantine: unparsable ones, unreadable files and
-    folders, links and other non-regular files (never followed) and files over `max_file_bytes` (never
-    read). Nothing is committed unless the whole run succeeds.
+    `jobs` worker processes list and read the files (default: all cores). Raises SourceError when `root`
+    holds no PINOLO output and WarehouseError when the warehouse cannot be opened (WarehouseBusyError when
+    another process writes it); bad files never raise, they go to raw.ingest_quarantine: unparsable ones,
+    unreadable files and folders, links and other non-regular files (never followed) and files over
+    `max_file_bytes` (never read). Nothing is committed unless the whole run succeeds.
     """
     began = time.perf_counter()
     cap = _size_cap(max_file_bytes)
     layout = discover(root)
-    count = _worker_count(workers)
+    count = _worker_count(jobs)
     stage = _staging_dir(warehouse)
     # Listing files is mostly waiting on stat(): a later run lists with twice the processes. The pools are
     # forked before DuckDB is opened for writing (forking a process that runs DuckDB's threads is unsafe).
@@ -205,7 +207,7 @@ def _has_prior(warehouse: str | os.PathLike[str], root: str) -> bool:
 
 def _load(con: duckdb.DuckDBPyConnection, pool: WorkerPool, lister: WorkerPool | None, layout: Layout,
           stage: str, quiet: bool | None, cap: int) -> LoadReport:
-    ensure_schema(con)
+    ensure_schema(con, "raw")
     root = layout.root
     run_id = con.execute("SELECT coalesce(max(ingest_run_id), 0) + 1 FROM raw.ingest_runs").fetchall()[0][0]
     started = _now()
@@ -263,8 +265,8 @@ def _load(con: duckdb.DuckDBPyConnection, pool: WorkerPool, lister: WorkerPool |
         "count(*) FILTER (WHERE status <> 'vanished' AND last_seen_run = ?) FROM raw.ingest_files "
         "WHERE source_root = ?", [run_id, root]).fetchall()[0]
     if check[0] != seen or check[1] != seen:
-        raise IngestError(f"internal error: reconciliation failed ({seen} files seen, {check[0]} tracked as present, "
-                          f"{check[1]} marked seen in this run); nothing was committed")
+        raise ReconciliationError(f"internal error: reconciliation failed ({seen} files seen, {check[0]} tracked as "
+                                  f"present, {check[1]} marked seen in this run); nothing was committed")
     report = LoadReport(run_id, root, seen, loaded, quarantined, unchanged, vanished, 0.0, tasks,
                         len(layout.pools), incremental, notes)
     con.execute("INSERT INTO raw.ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -26,13 +26,14 @@ from typing import Any
 import pyarrow as pa
 
 from mutations import apply_candidate, candidates, judge
-from mutations.console import progress_bar
 from mutations.errors import SqlSyntaxError
 from mutations.fingerprint import pair_hash
 from mutations.sqlsim import simplify
+from pinoloft_base.console import progress_bar
+from pinoloft_base.warehouse import ensure_schema, write_transaction
 
 from .errors import StepOrderError, WarehouseError
-from .schema import arrow_schema, columns, ensure_schema, write_transaction
+from .schema import arrow_schema, columns
 from .verdicts import engine_version
 
 
@@ -82,7 +83,7 @@ def synthesize(warehouse: str | os.PathLike[str], *, quiet: bool | None = None) 
     if not os.path.exists(os.fspath(warehouse)):
         raise WarehouseError(f"no warehouse at {os.fspath(warehouse)}: run `python -m ingest load` first")
     with write_transaction(warehouse) as con:
-        ensure_schema(con)
+        ensure_schema(con, "raw")
         report = _synthesize(con, quiet)
     report.seconds = time.perf_counter() - began
     return report

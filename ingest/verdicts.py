@@ -23,11 +23,11 @@ import duckdb
 import pyarrow as pa
 
 from mutations import judge
-from mutations.console import progress_bar
+from pinoloft_base.console import progress_bar
+from pinoloft_base.warehouse import connect, ensure_schema
 
-from .errors import IngestError
+from .errors import IngestError, WarehouseError
 from .parallel import WorkerPool
-from .schema import connect, ensure_schema
 
 log = logging.getLogger("ingest.check")
 
@@ -131,15 +131,13 @@ def check_pairs(warehouse: str | os.PathLike[str], *, jobs: int | None = None,
         raise IngestError(f"--jobs must be at least 1, got {jobs}")
     jobs = jobs or os.cpu_count() or 1
     if not os.path.exists(os.fspath(warehouse)):
-        from .errors import WarehouseError
-
         raise WarehouseError(f"no warehouse at {os.fspath(warehouse)}: run `python -m ingest load` first")
     version = engine_version()
     with WorkerPool(jobs) as pool:
         con = connect(warehouse)
         try:
             con.execute("SET memory_limit = '512MB'")  # the pending pairs spill to disk beyond that
-            ensure_schema(con)
+            ensure_schema(con, "raw")
             report = _check(con, pool, version, quiet)
         finally:
             con.close()

@@ -10,8 +10,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
+from pinoloft_base.console import progress_bar
+
 from .checker import check
-from .console import progress_bar
 from .strategies import STRATEGIES
 
 REQUIRED_FIELDS = ("strategy", "original", "mutated")

@@ -1,7 +1,9 @@
-"""`python -m mutations`: check pairs, apply strategies, list candidates, generate PINOLO output.
+"""`python -m mutations`: judge pairs, apply strategies, list candidates, extract the pairs of a PINOLO tree.
 
-The library raises; this module alone turns errors into exit codes: 0 ok, 1 bad input lines or SQL,
-2 usage errors and unreadable files.
+The library raises; the base floor's runner turns errors into exit codes (the table is in `--help`): 1 for
+findings (malformed input lines of `check`, skipped files of `pairs --strict`), 2 for usage and input
+errors (a bad option, SQL that is not a SELECT we can read, an unknown strategy, an unreadable file).
+(Writing PINOLO trees for tests is the simulator's: `python -m simulator generate`.)
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import logging
 import os
 import sys
 
+from pinoloft_base.cli import command_parser, jobs_option, run, subcommand
+from pinoloft_base.console import progress_bar
+from pinoloft_base.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+
 from .batch import check_jsonl, count_lines
-from .console import progress_bar, setup_logging
 from .engine import Candidate, apply, candidates
-from .errors import MutationsError
-from .generator import add_generate_arguments, run_generate
 from .strategies import STRATEGIES
 from .tree import REPORT_FOLDERS, SkippedFile, iter_pairs
 
@@ -54,7 +57,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for error in summary.errors:
         print(f"{args.input}:{error.line}: {error.message}", file=sys.stderr)
     print(summary.table(), file=sys.stderr)
-    return 1 if summary.errors else 0
+    return EXIT_FINDINGS if summary.errors else EXIT_OK
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -70,7 +73,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             "mutated": mutation.sql,
         }
         print(json.dumps(record, ensure_ascii=False))
-    return 0
+    return EXIT_OK
 
 
 def cmd_candidates(args: argparse.Namespace) -> int:
@@ -79,7 +82,7 @@ def cmd_candidates(args: argparse.Namespace) -> int:
         record = _candidate_record(candidate)
         record["text"] = sql[candidate.start : candidate.end]
         print(json.dumps(record, ensure_ascii=False))
-    return 0
+    return EXIT_OK
 
 
 def cmd_pairs(args: argparse.Namespace) -> int:
@@ -87,7 +90,7 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     unknown = [name for name in folders if name not in REPORT_FOLDERS]
     if unknown:
         print(f"error: unknown folder(s) {', '.join(unknown)}; choose from {', '.join(REPORT_FOLDERS)}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     sink = sys.stdout if args.output is None else open(args.output, "w", encoding="utf-8")
     written = skipped = 0
     bar = progress_bar(desc="pairs", unit="file")
@@ -105,20 +108,12 @@ def cmd_pairs(args: argparse.Namespace) -> int:
         if sink is not sys.stdout:
             sink.close()
     print(f"bug files seen: {written + skipped} = {written} pairs written + {skipped} skipped", file=sys.stderr)
-    return 1 if skipped and args.strict else 0
+    return EXIT_FINDINGS if skipped and args.strict else EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m mutations",
-        description="PINOLO's 18 mutation strategies: judge pairs, apply strategies, generate PINOLO output.",
-    )
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or info messages")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    check = commands.add_parser(
-        "check",
+def add_check_command(commands, name: str = "check") -> argparse.ArgumentParser:
+    check = subcommand(
+        commands, name,
         help="judge (original, mutated, strategy) pairs from JSONL",
         description="Each input line is a JSON object with strategy, original and mutated (other keys pass "
         "through). Each output line is the input plus conforms, is_upper and reason. A per-strategy summary "
@@ -126,18 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--input", "-i", required=True, help="pairs JSONL file, or - for stdin")
     check.add_argument("--output", "-o", help="verdicts JSONL file (default: stdout)")
-    check.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
+    jobs_option(check, "worker processes judging pairs")
     check.set_defaults(handler=cmd_check)
+    return check
 
-    apply_ = commands.add_parser("apply", help="apply one strategy to a query: one JSON line per candidate")
+
+def add_apply_command(commands, name: str = "apply") -> argparse.ArgumentParser:
+    apply_ = subcommand(commands, name,
+                                 help="apply one strategy to a query: one JSON line per candidate")
     apply_.add_argument("--strategy", "-s", required=True, choices=STRATEGIES, metavar="NAME",
                         help="one of: " + ", ".join(STRATEGIES))
     apply_.add_argument("--sql", required=True, help="the query, or - to read it from stdin")
     apply_.add_argument("--seed", type=int, default=None, help="seed of the RdM* strategies (default 0)")
     apply_.set_defaults(handler=cmd_apply)
+    return apply_
 
-    pairs = commands.add_parser(
-        "pairs",
+
+def add_pairs_command(commands, name: str = "pairs") -> argparse.ArgumentParser:
+    pairs = subcommand(
+        commands, name,
         help="extract the pairs of a PINOLO output tree as JSONL (input for check)",
         description="Walks ROOT for task-*/{bugs,maystable,unstable,sqlsim}/bug-*.json and writes one JSON line "
         "per bug with its provenance. Unusable files are listed on stderr with the reason.",
@@ -147,30 +149,28 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--output", "-o", help="pairs JSONL file (default: stdout)")
     pairs.add_argument("--strict", action="store_true", help="exit with 1 when any file was skipped")
     pairs.set_defaults(handler=cmd_pairs)
+    return pairs
 
-    cands = commands.add_parser("candidates", help="list every mutation point of a query, all strategies")
+
+def add_candidates_command(commands, name: str = "candidates") -> argparse.ArgumentParser:
+    cands = subcommand(commands, name,
+                                help="list every mutation point of a query, all strategies")
     cands.add_argument("--sql", required=True, help="the query, or - to read it from stdin")
     cands.add_argument("--strategy", "-s", choices=STRATEGIES, metavar="NAME", default=None)
     cands.set_defaults(handler=cmd_candidates)
+    return cands
 
-    generate = commands.add_parser("generate", help="write a PINOLO output tree (task pools) for testing")
-    add_generate_arguments(generate)
-    generate.set_defaults(handler=run_generate)
+
+def build_parser() -> argparse.ArgumentParser:
+    parser, commands = command_parser(
+        "python -m mutations",
+        "PINOLO's 18 mutation strategies: judge pairs, apply strategies, list candidates, read trees.")
+    add_check_command(commands)
+    add_apply_command(commands)
+    add_pairs_command(commands)
+    add_candidates_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(quiet=args.quiet, verbose=args.verbose)
-    try:
-        return args.handler(args)
-    except MutationsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run(build_parser(), argv)

@@ -1,10 +1,18 @@
-"""Exceptions raised by the mutations library. The CLI is the only place that turns them into exit codes."""
+"""Exceptions raised by the mutations library. The CLI runner is the only place that turns them into exit codes.
+
+Each is about its input (SQL we cannot read, a strategy name PINOLO does not have): a usage or input error,
+exit 2. Findings about well-formed input (a pair that does not conform) are verdicts, never exceptions.
+"""
 
 from __future__ import annotations
 
+from pinoloft_base.errors import EXIT_USAGE, PinoloftError
 
-class MutationsError(Exception):
+
+class MutationsError(PinoloftError):
     """Base class for every error this package raises on purpose."""
+
+    exit_code = EXIT_USAGE
 
 
 class SqlSyntaxError(MutationsError):

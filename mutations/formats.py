@@ -25,6 +25,8 @@ from .strategies import STRATEGIES
 
 __all__ = [
     "FormatError",
+    "KNOWN_DBMS",
+    "MANIFEST_NAME",
     "PINOLO_MUTATION_NAMES",
     "TABLES",
     "COLUMNS",
@@ -68,6 +70,14 @@ __all__ = [
 class FormatError(ValueError):
     """A PINOLO file (or file name) that does not have the shape PINOLO writes; the message says where."""
 
+
+# The DBMS PINOLO tests (its `dbms` config values and the pool directory names it writes).
+KNOWN_DBMS: tuple[str, ...] = ("mysql", "mariadb", "tidb", "oceanbase")
+
+# The simulator's fault manifest, `<root>/pinoloft-faults.json`: the answer key of a generated tree, NOT
+# PINOLO output, which ingest's discovery must skip. It lives here, not in ingest (its reader) or in the
+# simulator (its writer), because both need it and neither may import the other (they share floor 2).
+MANIFEST_NAME = "pinoloft-faults.json"
 
 # The mutationName vocabulary of bug files is the strategy list itself (strategies.py imports nothing).
 PINOLO_MUTATION_NAMES: tuple[str, ...] = STRATEGIES

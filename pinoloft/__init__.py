@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from pinoloft_base.cli import pinoloft_version
 
-try:
-    __version__ = version("pinoloft")
-except PackageNotFoundError:  # run from a checkout that was never installed
-    __version__ = "0+unknown"
+__version__ = pinoloft_version()

@@ -12,26 +12,22 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from mutations.warehouse_lock import in_use_message
+from pinoloft_base.errors import PinoloftError
+from pinoloft_base.warehouse import connect
 
-__all__ = ["FORMATS", "QueryResult", "SqlError", "WarehouseUnavailable", "open_read_only", "render", "repl",
-           "run_query"]
+__all__ = ["FORMATS", "QueryResult", "SqlError", "open_read_only", "render", "repl", "run_query"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 NULL = "NULL"
 
 
-class SqlError(Exception):
-    """The query failed (DuckDB's message: a syntax error, an unknown table or column, a write refused…)."""
-
-
-class WarehouseUnavailable(Exception):
-    """There is no warehouse at the path, or another process holds it for writing."""
+class SqlError(PinoloftError):
+    """The query failed (DuckDB's message: a syntax error, an unknown table or column, a write refused…):
+    an input error, exit 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +37,8 @@ class QueryResult:
 
 
 def open_read_only(warehouse: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
-    path = Path(warehouse)
-    if not path.is_file():
-        raise WarehouseUnavailable(f"no warehouse at {path}: run `make demo` or `make ingest transform` first")
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
-        raise WarehouseUnavailable(in_use_message(path, error) or f"cannot open {path} read-only: {error}") from None
+    """The warehouse opened read-only: a query can never change it (WarehouseError when missing or busy)."""
+    return connect(warehouse, read_only=True)
 
 
 def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:

@@ -34,8 +34,8 @@ def test_a_bare_make_lists_every_user_target_and_runs_nothing():
 
 
 def test_make_docs_writes_one_page_that_renders_from_disk(tmp_path):
-    """`make docs` prints the path of dbt's static page (manifest and catalog inside), which a browser renders
-    from file:// with no network: the model tree is built by the page's own scripts."""
+    """`make docs` (`pinoloft docs`) prints the path of dbt's static page (manifest and catalog inside), which a
+    browser renders from file:// with no network: the model tree is built by the page's own scripts."""
     import os
     import shutil
 
@@ -43,13 +43,17 @@ def test_make_docs_writes_one_page_that_renders_from_disk(tmp_path):
 
     missing = subprocess.run(["make", "--no-print-directory", "docs", f"WAREHOUSE={tmp_path / 'none.duckdb'}"],
                              cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert missing.returncode == 2 and missing.stdout.startswith("make docs needs a warehouse")
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines()[0] == (f"error: no warehouse at {tmp_path / 'none.duckdb'}: run `pinoloft "
+                                              "ingest` first (or `make demo`)")
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         con.execute((ROOT / "tests" / "dbt" / "raw_schema.sql").read_text())
     made = subprocess.run(["make", "--no-print-directory", "docs", f"WAREHOUSE={warehouse}"], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stdout + made.stderr
+    # not on a terminal: dbt was told to write no colour codes
+    assert "\x1b[" not in made.stdout + made.stderr
     page = ROOT / "dbt_project" / "target" / "static_index.html"
     assert made.stdout.splitlines()[-1] == f"docs: {page} (one self-contained page: open it in a browser)"
     assert 'title="stg_pinolo__bug_reports"' not in page.read_text()  # only the rendered tree has it
@@ -65,36 +69,26 @@ def test_make_docs_writes_one_page_that_renders_from_disk(tmp_path):
         assert f'title="{model}"' in rendered.stdout
 
 
-def test_dbt_colours_only_when_a_terminal_watches():
-    """dbt writes ANSI colour codes unless told otherwise; the Makefile turns them off when its output is not a
-    terminal (a log file, a pipe, CI) and leaves them on for a person at one."""
-    import os
-
-    piped = subprocess.run(["make", "-n", "--no-print-directory", "docs"], cwd=ROOT, capture_output=True, text=True,
-                           timeout=60)
-    assert "DBT_USE_COLORS=False .venv/bin/dbt docs generate" in piped.stdout
-    controller, terminal = os.openpty()
-    try:
-        watched = subprocess.run(["make", "-n", "--no-print-directory", "docs"], cwd=ROOT, stdout=subprocess.PIPE,
-                                 stderr=terminal, text=True, timeout=60)
-    finally:
-        os.close(terminal)
-        os.close(controller)
-    assert "DBT_USE_COLORS=True .venv/bin/dbt docs generate" in watched.stdout
+def test_every_stage_goes_through_the_pinoloft_command():
+    """The Makefile calls the one front door, with the global options before the subcommand."""
+    for target, expected in (("ingest", "ingest --root examples/pinolo-output"), ("check", "check"),
+                             ("transform", "transform --datasets-dir datasets"), ("export", "export --dataset demo"),
+                             ("docs", "docs"), ("experiments", "experiments")):
+        plan = subprocess.run(["make", "-n", "--no-print-directory", target, "DATASET=demo"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert plan.stdout.splitlines()[-1].rstrip() == f".venv/bin/pinoloft  --warehouse data/warehouse.duckdb {expected}"
+    quiet = subprocess.run(["make", "-n", "--no-print-directory", "check", "QUIET=-q", "WAREHOUSE=w.duckdb"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert quiet.stdout == ".venv/bin/pinoloft -q --warehouse w.duckdb check\n"
 
 
 def test_make_demo_transforms_once_and_rebuilds_only_dbt_after_validating():
     """`make demo` used to run the whole transform twice (once more inside validate): verdicts, dataset configs
-    and top-ups cannot change by validating, so only dbt runs again to join the new logs."""
+    and top-ups cannot change by validating, so `pinoloft validate` rebuilds only dbt to join the new logs."""
     plan = subprocess.run(["make", "-n", "--no-print-directory", "demo"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert plan.returncode == 0, plan.stderr
-    lines = plan.stdout.splitlines()
-    steps = [next(step for step in ("-m ingest  load", "-m ingest  check", "-m ingest  datasets", "-m ingest  synthesize",
-                                    "dbt build", "-m validation  run", "-m validation  report", "-m exporters  export")
-                  if step in line) for line in lines if any(step in line for step in (
-                      "-m ingest ", "dbt build", "-m validation ", "-m exporters "))]
-    expected = ["-m ingest  load", "-m ingest  check", "-m ingest  datasets", "-m ingest  synthesize", "dbt build",
-                "-m validation  run", "dbt build", "-m validation  report", "-m exporters  export"]
+    stages = [re.search(r"\.venv/bin/pinoloft .*--warehouse \S+ (\S+)", line).group(1)
+              for line in plan.stdout.splitlines() if ".venv/bin/pinoloft " in line]
     # validation runs only where MariaDB is installed (make setup installs it; CI has it)
-    assert steps == expected, lines
+    assert stages == ["ingest", "transform", "validate", "export"], plan.stdout

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import duckdb
 
+from pinoloft_base.warehouse import connect
+
 from .errors import WarehouseError
-from .warehouse import open_warehouse
 
 __all__ = ["render_report", "write_report"]
 
@@ -89,9 +90,7 @@ def render_report(con: duckdb.DuckDBPyConnection, target: str) -> str:
 
 def write_report(warehouse: str | Path, target: str, output: Path | None = None) -> Path:
     """Render the report for `target` from the warehouse (read-only) and write it; return its path."""
-    if not Path(warehouse).exists():
-        raise WarehouseError(f"no warehouse at {warehouse}: run `make ingest transform validate` first")
-    con = open_warehouse(warehouse, read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         text = render_report(con, target)
     finally:

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mutations.console import progress_bar
+from pinoloft_base.console import progress_bar
+from pinoloft_base.warehouse import connect
 
 from .databases import DatabaseLoader, database_name
 from .errors import DataSqlError, ServerLost, TargetError, ValidationError
@@ -28,7 +29,6 @@ from .scope import Scope, read_scope
 from .server import Endpoint, account_grants
 from .store import WORK_COLUMNS, append_runs, ensure_tables, now_utc
 from .targets import Target, load_target
-from .warehouse import open_warehouse
 
 __all__ = ["RunReport", "RunSettings", "check_read_only", "validate"]
 
@@ -159,7 +159,7 @@ def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, ru
               loader: Endpoint | None = None) -> RunReport:
     server_version = runner.server_version
     settings_hash = settings.settings_hash(target)
-    con = open_warehouse(warehouse)
+    con = connect(warehouse)
     try:
         ensure_tables(con)
         pairs, data_sqls = read_scope(con, scope)

@@ -29,9 +29,10 @@ import pymysql
 from pymysql.connections import MAX_PACKET_LEN, MysqlPacket
 from pymysql.constants import COMMAND, CR
 
+from mutations.oracle import Outcome, oracle, result_digest, row_string
+
 from .errors import ServerLost, TargetError
 from .guard import statement_refusal
-from .oracle import Outcome, oracle, result_digest, row_string
 from .server import Endpoint
 from .store import WORK_COLUMNS, now_utc
 from .targets import Target, error_class

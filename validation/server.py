@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
 
-from .errors import ServerError, TargetError
+from .errors import ServerError, TargetError, TargetUnreachable
 
 __all__ = [
     "LOADER_DATABASES", "LOADER_PRIVILEGES", "LOADER_USER", "READER_USER", "Endpoint", "Grant", "ServerAccount",
@@ -97,7 +97,7 @@ class Endpoint:
                 **options,
             )
         except pymysql.err.MySQLError as error:
-            raise TargetError(f"cannot connect to {self.describe()} as {self.user}: {_message(error)}") from None
+            raise TargetUnreachable(f"cannot connect to {self.describe()} as {self.user}: {_message(error)}") from None
 
 
 def parse_dsn(dsn: str) -> Endpoint:

@@ -1,8 +1,8 @@
 """The warehouse side of validation: `raw.validation_runs` (append-only) and `raw.validation_invocations`.
 
-Ingest creates both tables empty so dbt can build before anything was validated; validation creates them
-too when they are missing and adds columns an older warehouse lacks. The column lists are the contract of
-docs/warehouse.md (a test holds ingest's definition to this one).
+Both tables are defined once, with the rest of `raw`, in `pinoloft_base.schema` (the contract of
+docs/warehouse.md): ingest creates them empty so dbt can build before anything was validated, and validation
+creates them too when they are missing and adds the columns an older warehouse lacks (`ensure_tables`).
 """
 
 from __future__ import annotations
@@ -13,62 +13,13 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from pinoloft_base.schema import RAW_TABLES
+from pinoloft_base.warehouse import ensure_schema
+
 __all__ = ["INVOCATION_COLUMNS", "RUN_COLUMNS", "RUN_CONSTANTS", "WORK_COLUMNS", "append_runs", "ensure_tables", "now_utc"]
 
-RUN_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("pair_hash", "VARCHAR"),
-    ("form", "VARCHAR"),
-    ("target", "VARCHAR"),
-    ("server_version", "VARCHAR"),
-    ("validation_run_id", "BIGINT"),
-    ("repeat_index", "INTEGER"),
-    ("original_status", "VARCHAR"),
-    ("original_error_code", "INTEGER"),
-    ("original_error", "VARCHAR"),
-    ("original_row_count", "BIGINT"),
-    ("original_digest", "VARCHAR"),
-    ("original_duration_ms", "DOUBLE"),
-    ("mutated_status", "VARCHAR"),
-    ("mutated_error_code", "INTEGER"),
-    ("mutated_error", "VARCHAR"),
-    ("mutated_row_count", "BIGINT"),
-    ("mutated_digest", "VARCHAR"),
-    ("mutated_duration_ms", "DOUBLE"),
-    ("oracle", "VARCHAR"),
-    ("executed_at", "TIMESTAMP"),
-    ("strategy", "VARCHAR"),
-    ("is_upper", "BOOLEAN"),
-    ("database_name", "VARCHAR"),
-    ("data_sql_hash", "VARCHAR"),
-    ("original_column_count", "INTEGER"),
-    ("mutated_column_count", "INTEGER"),
-    ("original_error_class", "VARCHAR"),
-    ("mutated_error_class", "VARCHAR"),
-    ("settings_hash", "VARCHAR"),
-)
-
-INVOCATION_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("validation_run_id", "BIGINT"),
-    ("target", "VARCHAR"),
-    ("server_name", "VARCHAR"),
-    ("server_version", "VARCHAR"),
-    ("endpoint", "VARCHAR"),
-    ("scope", "VARCHAR"),
-    ("settings_hash", "VARCHAR"),
-    ("repeats", "INTEGER"),
-    ("statement_timeout_s", "DOUBLE"),
-    ("row_cap", "BIGINT"),
-    ("jobs", "INTEGER"),
-    ("started_at", "TIMESTAMP"),
-    ("finished_at", "TIMESTAMP"),
-    ("status", "VARCHAR"),
-    ("pair_forms_planned", "BIGINT"),
-    ("pair_forms_skipped", "BIGINT"),
-    ("pair_forms_done", "BIGINT"),
-    ("statements_executed", "BIGINT"),
-    ("statements_refused", "BIGINT"),
-    ("message", "VARCHAR"),
-)
+RUN_COLUMNS: tuple[tuple[str, str], ...] = RAW_TABLES["validation_runs"]
+INVOCATION_COLUMNS: tuple[tuple[str, str], ...] = RAW_TABLES["validation_invocations"]
 
 _ARROW_TYPES = {
     "VARCHAR": pa.string(),
@@ -90,21 +41,9 @@ def now_utc() -> datetime:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the two tables if missing; add the columns an older warehouse's tables lack."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    for table, columns in (("validation_runs", RUN_COLUMNS), ("validation_invocations", INVOCATION_COLUMNS)):
-        definition = ", ".join(f"{name} {kind}" for name, kind in columns)
-        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{table} ({definition})")
-        present = {
-            row[0]
-            for row in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
-                [table],
-            ).fetchall()
-        }
-        for name, kind in columns:
-            if name not in present:
-                con.execute(f"ALTER TABLE raw.{table} ADD COLUMN {name} {kind}")
+    """Create the validation tables if missing and add the columns an older warehouse's tables lack: the
+    whole `raw` schema goes through the one DDL, so validation and ingest can never build it differently."""
+    ensure_schema(con, "raw")
 
 
 def append_runs(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple], constants: dict) -> None:

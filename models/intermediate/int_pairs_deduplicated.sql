@@ -73,7 +73,7 @@ sqlsim_texts as (
 synthetic_texts as (
 
     select dataset_name, pair_hash, original_sql, mutated_sql, original_sqlsim, mutated_sqlsim
-    from {{ ref('stg_pinolo__synthetic_pairs') }}
+    from {{ ref('stg_pinoloft__synthetic_pairs') }}
 
 )
 

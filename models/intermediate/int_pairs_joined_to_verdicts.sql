@@ -47,7 +47,7 @@ with reports as (
 
 verdicts as (
 
-    select * from {{ ref('stg_pinolo__mutation_verdicts') }}
+    select * from {{ ref('stg_pinoloft__mutation_verdicts') }}
 
 )
 

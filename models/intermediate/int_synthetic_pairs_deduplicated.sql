@@ -43,7 +43,7 @@ ranked as (
 texts as (
 
     select dataset_name, pair_hash, original_sql, mutated_sql, original_sqlsim, mutated_sqlsim
-    from {{ ref('stg_pinolo__synthetic_pairs') }}
+    from {{ ref('stg_pinoloft__synthetic_pairs') }}
 
 )
 

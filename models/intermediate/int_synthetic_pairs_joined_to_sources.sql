@@ -7,7 +7,7 @@
 
 with synthetic as (
 
-    select * from {{ ref('stg_pinolo__synthetic_pairs') }}
+    select * from {{ ref('stg_pinoloft__synthetic_pairs') }}
 
 ),
 
@@ -46,7 +46,7 @@ source_sqlsim as (
 
 verdicts as (
 
-    select pair_hash, original_fingerprint from {{ ref('stg_pinolo__mutation_verdicts') }}
+    select pair_hash, original_fingerprint from {{ ref('stg_pinoloft__mutation_verdicts') }}
 
 ),
 

@@ -15,7 +15,7 @@
 
 with runs as (
 
-    select * from {{ ref('stg_validation__validation_runs') }}
+    select * from {{ ref('stg_pinoloft__validation_runs') }}
 
 ),
 

@@ -5,7 +5,7 @@
 with configs as (
 
     select dataset_name, strategy, dbms as dbms_list, quota, coalesce(top_up, false) as top_up
-    from {{ ref('stg_pinolo__dataset_configs') }}
+    from {{ ref('stg_pinoloft__dataset_configs') }}
 
 ),
 

@@ -4,6 +4,7 @@ a real `dbt build` of dbt_project/ into a DuckDB file under tmp_path (subprocess
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -257,3 +258,39 @@ def validation(pair_hash_: str, form: str, target: str, run_id: int, repeat: int
         "settings_hash": "settings-hash",
     })
     return row
+
+
+GOLDEN = Path(__file__).with_name("golden")
+SELECTION_MARTS = ("dataset_candidates", "dataset_coverage")
+
+
+def mart_snapshot(warehouse: Path, marts: tuple[str, ...] = SELECTION_MARTS) -> dict:
+    """Every row of each mart (in `order by all` order) with its columns' names and types: what a golden file
+    under golden/ holds, as JSON (lists for rows)."""
+    snapshot = {}
+    for mart in marts:
+        columns = query(warehouse, "select column_name, data_type from duckdb_columns()"
+                                   " where schema_name = 'marts' and table_name = ? order by column_index", [mart])
+        rows = query(warehouse, f"select * from marts.{mart} order by all")
+        snapshot[mart] = {"columns": [f"{name} {kind}" for name, kind in columns], "rows": [list(r) for r in rows]}
+    return snapshot
+
+
+def write_golden(path: Path, snapshot: dict) -> None:
+    """Write a snapshot one row per line (readable diffs). Only to record a deliberate change of the selection:
+    `write_golden(GOLDEN / "<fixture>.json", mart_snapshot(<that fixture's warehouse>))`."""
+    lines = ["{"]
+    for i, (mart, part) in enumerate(snapshot.items()):
+        lines.append(f"  {json.dumps(mart)}: {{")
+        lines.append(f'    "columns": {json.dumps(part["columns"])},')
+        lines.append('    "rows": [')
+        lines += [f"      {json.dumps(row)}{',' if j < len(part['rows']) - 1 else ''}"
+                  for j, row in enumerate(part["rows"])]
+        lines.append("    ]")
+        lines.append("  }" + ("," if i < len(snapshot) - 1 else ""))
+    lines.append("}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def read_golden(name: str) -> dict:
+    return json.loads((GOLDEN / f"{name}.json").read_text())

@@ -39,7 +39,7 @@ def test_schemas_are_exactly_staging_intermediate_marts_and_seeds(empty):
     warehouse, _, _ = empty
     rows = query(warehouse, "select table_schema, count(*) from information_schema.tables"
                             " where table_schema <> 'raw' group by all order by 1")
-    assert rows == [("intermediate", 7), ("marts", 8), ("seeds", 2), ("staging", 15)]
+    assert rows == [("intermediate", 12), ("marts", 8), ("seeds", 2), ("staging", 15)]
     kinds = query(warehouse, "select distinct table_schema, table_type from information_schema.tables"
                              " where table_schema in ('staging', 'intermediate', 'marts') order by 1")
     assert kinds == [("intermediate", "VIEW"), ("marts", "BASE TABLE"), ("staging", "VIEW")]
@@ -64,9 +64,37 @@ def test_every_model_is_documented_and_key_tested(empty):
         name = (node.get("test_metadata") or {}).get("name")
         if node["resource_type"] == "test" and name in ("unique", "unique_combination_of_columns", "primary_key"):
             tested.update(d for d in node["depends_on"]["nodes"] if d in models)
-    assert len(models) == 30
+    assert len(models) == 35
     assert sorted(m["name"] for m in models.values() if not m["description"].strip()) == []
     assert sorted(models[m]["name"] for m in set(models) - tested) == []
+
+
+PINOLO_TABLES = ["bug_reports", "data_sqls", "pool_results", "task_configs", "task_log_bugs", "task_results", "tasks"]
+PINOLOFT_TABLES = ["dataset_configs", "ingest_files", "ingest_quarantine", "ingest_runs", "mutation_verdicts",
+                   "synthetic_pairs", "validation_invocations", "validation_runs"]
+
+
+def test_sources_split_pinolo_output_from_pinoloft_bookkeeping_and_only_staging_reads_them(empty):
+    import json
+
+    _, work, _ = empty
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    sources = {}
+    for source in manifest["sources"].values():
+        sources.setdefault(source["source_name"], []).append(source["name"])
+    assert {name: sorted(tables) for name, tables in sources.items()} == {
+        "pinolo": PINOLO_TABLES, "pinoloft": PINOLOFT_TABLES}
+    models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
+    readers = {model["name"]: [d.removeprefix("source.pinoloft.") for d in model["depends_on"]["nodes"]
+                               if d.startswith("source.")] for model in models}
+    readers = {name: read for name, read in readers.items() if read}
+    # one staging view per raw table, named after its source, in the folder of its source; no other model
+    assert readers == {f"stg_{source}__{table}": [f"{source}.{table}"]
+                       for source, tables in (("pinolo", PINOLO_TABLES), ("pinoloft", PINOLOFT_TABLES))
+                       for table in tables}
+    paths = {model["name"]: model["original_file_path"] for model in models if model["name"] in readers}
+    assert all(path == f"../models/staging/{name.split('__')[0].removeprefix('stg_')}/{name}.sql"
+               for name, path in paths.items())
 
 
 def test_default_warehouse_path_resolves_from_both_invocations(tmp_path):
@@ -81,7 +109,7 @@ def test_default_warehouse_path_resolves_from_both_invocations(tmp_path):
     executable = str(Path(sys.executable).with_name("dbt"))
     for cwd, args in ((repo / "dbt_project", ["--profiles-dir", "."]),
                       (repo, ["--project-dir", "dbt_project", "--profiles-dir", "dbt_project"])):
-        done = subprocess.run([executable, "run", "--select", "stg_pinolo__ingest_runs", *args], cwd=cwd,
+        done = subprocess.run([executable, "run", "--select", "stg_pinoloft__ingest_runs", *args], cwd=cwd,
                               env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stdout[-3000:]
         assert query(repo / "data" / "warehouse.duckdb",

@@ -9,7 +9,7 @@ from dbt_fixtures import RAW_DDL
 
 
 def test_raw_schema_columns_exist_in_ingest_with_the_same_types():
-    schema = pytest.importorskip("ingest.schema")
+    schema = pytest.importorskip("pinoloft_base.schema")
     with duckdb.connect() as con:
         con.execute(RAW_DDL.read_text())
         rows = con.execute("select table_name, column_name, data_type from information_schema.columns"
@@ -17,7 +17,7 @@ def test_raw_schema_columns_exist_in_ingest_with_the_same_types():
     ours: dict[str, dict[str, str]] = {}
     for table, column, data_type in rows:
         ours.setdefault(table, {})[column] = data_type
-    theirs = {table: dict(columns) for table, columns in schema.TABLES.items()}
+    theirs = {table: dict(columns) for table, columns in schema.RAW_TABLES.items()}
     assert sorted(ours) == sorted(theirs)
     differences = {
         table: {c: (t, theirs[table].get(c)) for c, t in columns.items() if theirs[table].get(c) != t}

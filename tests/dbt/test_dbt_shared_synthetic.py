@@ -55,7 +55,7 @@ def rows(warehouse, table: str, dataset: str) -> list[tuple]:
 def test_synthetic_pairs_are_keyed_per_dataset(shared):
     warehouse, it = shared
     assert query(warehouse, "select dataset_name, count(*), count(distinct pair_hash) "
-                            "from staging.stg_pinolo__synthetic_pairs group by 1 order by 1") == [
+                            "from staging.stg_pinoloft__synthetic_pairs group by 1 order by 1") == [
         ("demo", 6, 6), ("other", 1, 1), ("small", 3, 3)]
     # S1 (with S1v), S2 and S3 are one pair each in marts.pairs, derived for both datasets
     assert query(warehouse, "select pair_id, synthetic_datasets from marts.pairs where pair_id in (?, ?, ?) "

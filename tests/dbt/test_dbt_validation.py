@@ -29,7 +29,9 @@ from dbt_fixtures import (
     config,
     create_raw_schema,
     dbt_build,
+    mart_snapshot,
     query,
+    read_golden,
     validation,
 )
 
@@ -151,6 +153,13 @@ def built(tmp_path_factory):
     return warehouse, items
 
 
+def test_selection_marts_keep_the_rows_of_the_one_model_selection(built):
+    """golden/validation.json was recorded from this fixture when the selection was one 379-line mart, before
+    its steps became the int_candidates_* models (issue 12): every row, column and type stays."""
+    warehouse, _ = built
+    assert mart_snapshot(warehouse) == read_golden("validation")
+
+
 def rows_as_dicts(warehouse, sql: str, params: list | None = None) -> list[dict]:
     import duckdb
 
@@ -164,11 +173,11 @@ def test_staging_carries_the_new_columns_and_the_invocations(built):
     warehouse, p = built
     assert query(warehouse, "select strategy, is_upper, database_name, data_sql_hash, original_column_count,"
                             " mutated_column_count, mutated_error_class, settings_hash"
-                            " from staging.stg_validation__validation_runs"
+                            " from staging.stg_pinoloft__validation_runs"
                             " where pair_hash = ? and target = ? and repeat_index = 0", [p["P3"].pair_hash, T1]) == [
         (DISTINCT, False, "pinolo_data-sql-hash", "data-sql-hash", 1, None, FORMAT_BYTES, "settings-hash")]
     assert query(warehouse, "select validation_run_id, target, status, finished_at is null, repeats, pair_forms_done"
-                            " from staging.stg_validation__invocations order by 1") == [
+                            " from staging.stg_pinoloft__validation_invocations order by 1") == [
         (1, T1, "interrupted", True, 2, 1), (2, T1, "finished", False, 3, 11), (3, T2, "finished", False, 3, 1)]
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 from exporters.cli import main
@@ -113,13 +118,88 @@ def test_export_command(tmp_path):
     assert strict.returncode == 1  # the train split has fewer than 10 examples
 
 
-def test_progress_goes_to_stderr_and_quiet_silences_it(tmp_path):
+def _stderr_on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """Run `python -m exporters ARGS` with stderr on a pseudo-terminal (bars are drawn only on a terminal):
+    (exit code, stdout, what reached the terminal)."""
+    main_end, child_end = pty.openpty()
+    # a terminal of 24 x 120 characters, as a real one has (a pty starts at 0 x 0, where a bar has no room)
+    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "exporters", *args], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=child_end, text=True)
+    os.close(child_end)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main_end, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main_end)
+    stdout = process.stdout.read()
+    process.stdout.close()
+    return process.wait(timeout=120), stdout, seen.decode(errors="replace")
+
+
+def test_progress_goes_to_a_terminal_stderr_and_quiet_silences_it(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text(GOOD + "\n")
-    loud = run("check", str(path), "--json")
-    assert "ex/s" in loud.stderr or "ex]" in loud.stderr
-    json.loads(loud.stdout)
-    assert run("check", str(path), "--json", "-q").stderr == ""
+    code, stdout, terminal = _stderr_on_a_terminal("check", str(path), "--json")
+    assert code == 0
+    assert "1/1" in terminal and "ex" in terminal
+    assert json.loads(stdout)["n_examples"] == 1
+    code, stdout, terminal = _stderr_on_a_terminal("check", str(path), "--json", "-q")
+    assert (code, terminal) == (0, "")
+    assert json.loads(stdout)["n_examples"] == 1
+    # stderr not a terminal (a log file, CI): no bar, stdout unchanged
+    piped = run("check", str(path), "--json")
+    assert (piped.returncode, piped.stderr) == (0, "")
+    assert json.loads(piped.stdout) == json.loads(stdout)
+
+
+def test_jobs_is_the_parallelism_option_and_threads_is_gone(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text("\n".join(GOOD.replace("hello", f"hello {i}") for i in range(10)) + "\n")
+    one = run("-q", "check", str(path), "--json", "--jobs", "1")
+    four = run("-q", "check", str(path), "--json", "-j", "4")
+    assert (one.returncode, four.returncode) == (0, 0)
+    assert json.loads(one.stdout) == json.loads(four.stdout)
+    assert json.loads(one.stdout)["n_examples"] == 10
+    for command in (["check", str(path)], ["export", "--dataset", "demo"]):
+        gone = run("-q", *command, "--threads", "2")
+        assert gone.returncode == 2 and gone.stdout == ""
+        assert gone.stderr.splitlines()[-1] == "python -m exporters: error: unrecognized arguments: --threads 2"
+    zero = run("-q", "check", str(path), "--jobs", "0")
+    assert zero.returncode == 2
+    assert zero.stderr.splitlines()[-1] == ("python -m exporters check: error: argument --jobs/-j: must be at "
+                                            "least 1, not 0")
+
+
+def test_warehouse_is_a_global_option_before_or_after_the_subcommand(tmp_path):
+    warehouse = build_warehouse(tmp_path / "w.duckdb")
+    before = run("-q", "--warehouse", str(warehouse), "export", "-d", "demo", "-o", str(tmp_path / "before"), "-j", "2")
+    after = run("-q", "export", "-d", "demo", "-o", str(tmp_path / "after"), "--warehouse", str(warehouse))
+    short = run("-w", str(warehouse), "export", "-d", "demo", "-o", str(tmp_path / "short"), "-q")
+    for done in (before, after, short):
+        assert (done.returncode, done.stderr) == (0, "")
+    for folder in ("after", "short"):
+        assert (tmp_path / folder / "demo" / "train.jsonl").read_bytes() == \
+            (tmp_path / "before" / "demo" / "train.jsonl").read_bytes()
+    # the option after the subcommand wins over the one before it
+    missing = tmp_path / "absent.duckdb"
+    overridden = run("-q", "-w", str(warehouse), "export", "-d", "demo", "-o", str(tmp_path / "x"), "-w", str(missing))
+    assert (overridden.returncode, overridden.stderr) == (
+        2, f"error: no warehouse at {missing}: build it with `make demo` or `make ingest transform` "
+        "(or give --warehouse)\n")
+    assert not missing.exists()
+
+
+def test_version_and_exit_code_table_in_help():
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("pinoloft ")
+    assert "exit codes:" in run("--help").stdout
+    assert "  3    the warehouse is in use by another process" in run("--help").stdout
 
 
 def test_help_lists_the_commands():

@@ -13,7 +13,7 @@ import pytest
 
 from exporters import export as export_module
 from exporters.check import check_file
-from exporters.errors import DatasetNotFoundError, ExportersError, WarehouseError
+from exporters.errors import DatasetNotFoundError, ExportersError, WarehouseBusyError, WarehouseError
 from exporters.export import export_dataset, export_datasets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -183,14 +183,32 @@ def test_warehouse_is_opened_read_only(warehouse, tmp_path):
 
 
 def test_writer_holding_the_file_gives_a_clear_error(warehouse, tmp_path):
+    """This test's process holds the write lock; the CLI, a second process, exits 3 (warehouse in use)."""
     writer = duckdb.connect(str(warehouse))
     try:
         done = run("-q", "export", "--dataset", "demo", "--warehouse", str(warehouse), "--out", str(tmp_path / "out"))
     finally:
         writer.close()
     assert (done.returncode, done.stderr) == (
-        2, f"error: the warehouse {warehouse} is in use by another process (PID {os.getpid()}); wait for it or close "
+        3, f"error: the warehouse {warehouse} is in use by another process (PID {os.getpid()}); wait for it or close "
         "it\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_writer_in_another_process_is_a_busy_warehouse_for_the_library(warehouse, tmp_path):
+    hold = "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('holding', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(warehouse)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(WarehouseBusyError) as caught:
+            export_dataset(warehouse, "demo", tmp_path, quiet=True)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert caught.value.exit_code == 3
+    assert str(caught.value) == (f"the warehouse {warehouse} is in use by another process (PID {holder.pid}); "
+                                 "wait for it or close it")
 
 
 def test_overlap_across_splits_is_reported(warehouse, tmp_path):
@@ -216,7 +234,7 @@ def test_missing_dataset_lists_the_existing_ones(warehouse, tmp_path):
 
 
 def test_missing_warehouse_table_and_columns(tmp_path):
-    with pytest.raises(WarehouseError, match="warehouse not found"):
+    with pytest.raises(WarehouseError, match="no warehouse at"):
         export_dataset(tmp_path / "absent.duckdb", "demo", tmp_path, quiet=True)
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()

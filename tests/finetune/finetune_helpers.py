@@ -24,7 +24,7 @@ def make_test_split(root: Path, dataset: str = "ds", per_strategy: int = 2,
     import json
 
     from mutations import apply
-    from mutations.querygen import QueryGenerator
+    from simulator.querygen import QueryGenerator
 
     generator = QueryGenerator(7, all_strategies=True)
     examples: list[dict] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from fake_openai import chat_jsonl
 from finetune_helpers import make_export
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,14 +28,14 @@ def test_dry_run_then_submit_then_reuse(fake_openai, tmp_path):
     exports = make_export(tmp_path / "exports")
     warehouse = tmp_path / "warehouse.duckdb"
     env = {"OPENAI_API_KEY": fake_openai.api_key, "OPENAI_BASE_URL": fake_openai.base_url}
-    common = ("--warehouse", str(warehouse), "--poll", "0")
-    dry = finetune(*common, "train", "--dataset", "ds", "--exports", str(exports), "--epochs", "2", env=env)
+    common = ("--warehouse", str(warehouse))
+    train = ("train", "--poll", "0", "--dataset", "ds", "--exports", str(exports))
+    dry = finetune(*common, *train, "--epochs", "2", env=env)
     assert dry.returncode == 0, dry.stderr
     assert "dry run: nothing was sent" in dry.stdout and fake_openai.requests == []
     assert fake_openai.api_key not in dry.stdout + dry.stderr
 
-    submitted = finetune(*common, "train", "--dataset", "ds", "--exports", str(exports), "--epochs", "2",
-                         "--suffix", "cli", "--submit", env=env)
+    submitted = finetune(*common, *train, "--epochs", "2", "--suffix", "cli", "--submit", env=env)
     assert submitted.returncode == 0, submitted.stderr
     (job_id,) = fake_openai.jobs
     job = fake_openai.jobs[job_id]
@@ -43,8 +44,7 @@ def test_dry_run_then_submit_then_reuse(fake_openai, tmp_path):
     assert f"model: {job.fine_tuned_model} (in finetune.models)" in submitted.stdout
     assert (tmp_path.parent / tmp_path.name / "warehouse.duckdb").exists()
 
-    again = finetune(*common, "train", "--dataset", "ds", "--exports", str(exports), "--epochs", "2",
-                     "--suffix", "cli", "--submit", "--no-watch", env=env)
+    again = finetune(*common, *train, "--epochs", "2", "--suffix", "cli", "--submit", "--no-watch", env=env)
     assert f"reusing job {job_id}" in again.stdout and len(fake_openai.jobs) == 1
 
     listed = finetune(*common, "list", env=env)
@@ -59,25 +59,24 @@ def test_exit_codes_for_refusals_failures_and_cancel(fake_openai, tmp_path):
     exports = make_export(tmp_path / "exports")
     warehouse = tmp_path / "warehouse.duckdb"
     env = {"OPENAI_API_KEY": fake_openai.api_key, "OPENAI_BASE_URL": fake_openai.base_url}
-    common = ("--warehouse", str(warehouse), "--poll", "0")
-    wrong = finetune(*common, "train", "--dataset", "ds", "--exports", str(exports), "--submit",
-                     env={**env, "OPENAI_API_KEY": "sk-wrong-0000000000000000000"})
-    assert wrong.returncode == 3
+    common = ("--warehouse", str(warehouse))
+    train = ("train", "--poll", "0", "--dataset", "ds", "--exports", str(exports))
+    wrong = finetune(*common, *train, "--submit", env={**env, "OPENAI_API_KEY": "sk-wrong-0000000000000000000"})
+    assert wrong.returncode == 4  # the service refused
     assert "401 the service rejected the API key" in wrong.stderr and "Traceback" not in wrong.stderr
     assert "sk-wrong-0000000000000000000" not in wrong.stderr
 
     fake_openai.fail_next_job("server_error", "The job failed due to an internal error.")
-    failed = finetune(*common, "train", "--dataset", "ds", "--exports", str(exports), "--submit", env=env)
-    assert failed.returncode == 4
+    failed = finetune(*common, *train, "--submit", env=env)
+    assert failed.returncode == 1  # a finding: the job ran and failed
     assert "failed: server_error: The job failed due to an internal error." in failed.stderr
 
-    other = finetune(*common, "train", "--dataset", "ds", "--exports", str(exports), "--epochs", "5", "--submit",
-                     "--no-watch", env=env)
+    other = finetune(*common, *train, "--epochs", "5", "--submit", "--no-watch", env=env)
     job_id = other.stdout.split("created job ")[1].split()[0]
     cancelled = finetune(*common, "cancel", job_id, env=env)
     assert cancelled.stdout.strip() == f"{job_id}: cancelled"
-    no_key = finetune(*common, "train", "--dataset", "ds", "--exports", str(exports), "--submit", env={})
-    assert no_key.returncode == 1
+    no_key = finetune(*common, *train, "--submit", env={})
+    assert no_key.returncode == 2  # an input error: the plan cannot be submitted
     assert "cannot submit: no API key (environment variable OPENAI_API_KEY is not set)" in no_key.stderr
 
 
@@ -85,7 +84,7 @@ def test_azure_openai_by_its_environment_variables(fake_openai, tmp_path):
     exports = make_export(tmp_path / "exports")
     env = {"AZURE_OPENAI_API_KEY": fake_openai.api_key, "AZURE_OPENAI_ENDPOINT": fake_openai.azure_endpoint,
            "OPENAI_API_VERSION": "2024-10-21"}
-    result = finetune("--warehouse", str(tmp_path / "w.duckdb"), "--poll", "0", "train", "--dataset", "ds",
+    result = finetune("--warehouse", str(tmp_path / "w.duckdb"), "train", "--poll", "0", "--dataset", "ds",
                       "--exports", str(exports), "--submit", env=env)
     assert result.returncode == 0, result.stderr
     assert {call.path.split("/")[1] for call in fake_openai.requests} == {"openai"}
@@ -101,13 +100,12 @@ def test_experiments_submit_all_and_compare(fake_openai, tmp_path):
     (configs / "half.yml").write_text("dataset: ds\nfraction: 0.5\nepochs: 2\n")
     env = {"OPENAI_API_KEY": fake_openai.api_key, "OPENAI_BASE_URL": fake_openai.base_url}
     warehouse = tmp_path / "warehouse.duckdb"
-    common = ("--warehouse", str(warehouse), "--poll", "0")
-    planned = finetune(*common, "experiments", "--dir", str(configs), "--exports", str(exports), env=env,
-                       cwd=tmp_path)
+    common = ("--warehouse", str(warehouse))
+    experiments = ("experiments", "--poll", "0", "--dir", str(configs), "--exports", str(exports))
+    planned = finetune(*common, *experiments, env=env, cwd=tmp_path)
     assert planned.returncode == 0, planned.stderr
     assert "dry run: 2 experiment(s) planned" in planned.stdout and fake_openai.requests == []
-    submitted = finetune(*common, "experiments", "--dir", str(configs), "--exports", str(exports), "--submit",
-                         env=env, cwd=tmp_path)
+    submitted = finetune(*common, *experiments, "--submit", env=env, cwd=tmp_path)
     assert submitted.returncode == 0, submitted.stderr
     assert len(fake_openai.jobs) == 2
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -167,3 +165,112 @@ def test_api_commands_decline_local_jobs(tmp_path):
         result = finetune("--warehouse", str(tmp_path / "w.duckdb"), *command, env={})
         assert result.returncode == 2, command
         assert "local-0123456789ab is a local LoRA job: `train --backend local` follows it itself" in result.stderr
+
+
+# -- the CLI contract, in process: exit codes by error kind, `jobs`, `--jobs`, options after the subcommand ----
+
+
+def test_exit_code_of_each_error_kind(openai_env, tmp_path, monkeypatch, capsys):
+    """The project's table: 2 usage or input, 4 the service failed or refused, 1 a job that ran and failed."""
+    from finetune.cli import main
+
+    monkeypatch.chdir(tmp_path)  # the curves of watched jobs go to data/finetune/plots under the working folder
+    exports = make_export(tmp_path / "exports")
+    warehouse = str(tmp_path / "warehouse.duckdb")
+    train = ["--quiet", "--warehouse", warehouse, "train", "--poll", "0", "--dataset", "ds", "--exports", str(exports)]
+
+    def error_line() -> str:
+        return capsys.readouterr().err.strip().splitlines()[-1]
+
+    # bad plan: no export of that dataset
+    assert main([*train[:-4], "--dataset", "nope", "--exports", str(exports)]) == 2
+    assert error_line() == f"error: no training file {exports / 'nope' / 'train.jsonl'}: export the dataset first " \
+                           "(make export DATASET=nope)"
+    assert main([*train, "--epochs", "-1"]) == 2
+    assert error_line() == "error: epochs must be positive, not '-1'"
+    # a service config that holds a key (CredentialsError), given on the subcommand
+    config = tmp_path / "service.yml"
+    config.write_text("api_key: sk-in-a-file\n")
+    assert main([*train, "--service", str(config)]) == 2
+    assert error_line() == f"error: {config}: holds an api_key; keep keys out of files and name the variable that " \
+                           "holds it with api_key_env"
+    # the service refuses the key: 401
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-0000000000000000000")
+    assert main([*train, "--submit"]) == 4
+    assert "401 the service rejected the API key" in error_line()
+    monkeypatch.setenv("OPENAI_API_KEY", openai_env.api_key)
+    # the job runs and fails: a finding
+    openai_env.fail_next_job("server_error", "The job failed due to an internal error.")
+    assert main([*train, "--submit"]) == 1
+    (job_id,) = openai_env.jobs
+    assert error_line() == f"error: job {job_id} failed: server_error: The job failed due to an internal error."
+    # nothing to watch in a new warehouse
+    assert main(["--quiet", "--warehouse", str(tmp_path / "empty.duckdb"), "jobs", "watch"]) == 2
+    assert error_line() == "error: no job in the warehouse yet: name one, or submit with make train SUBMIT=1"
+    # the service fails: 503 on every retry (last: the rule outlasts the SDK's retries)
+    openai_env.respond(503, times=10, path_contains="/fine_tuning/jobs/ftjob-", retry_after=0.01)
+    assert main(["--quiet", "--warehouse", warehouse, "jobs", "status", "ftjob-abc"]) == 4
+    assert error_line().startswith("error: reading job ftjob-abc: 503 from the service after retries")
+
+
+def test_jobs_list_and_its_flat_name(openai_env, openai_client, tmp_path, capsys):
+    """`jobs list --remote` records the service's jobs in a new warehouse; `jobs list` and `list` print them."""
+    from finetune.cli import main
+
+    uploaded = openai_client.files.create(file=("train.jsonl", chat_jsonl(12)), purpose="fine-tune")
+    openai_client.files.retrieve(uploaded.id)  # the fake processes a file when it is first read back
+    job = openai_client.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=uploaded.id)
+    warehouse = str(tmp_path / "warehouse.duckdb")
+    assert main(["--warehouse", warehouse, "jobs", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "(none)"
+    assert main(["jobs", "list", "--remote", "--limit", "5", "--warehouse", warehouse]) == 0  # global option after
+    remote = capsys.readouterr().out.splitlines()
+    assert remote[0].split() == ["job", "status", "model", "dataset", "experiment", "epochs", "fine-tuned",
+                                 "model", "created", "(UTC)"]
+    assert remote[1].split()[:3] == [job.id, "validating_files", "gpt-4o-mini-2024-07-18"]
+    assert len(remote) == 2
+    assert main(["--warehouse", warehouse, "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == remote
+
+
+def test_evaluate_runs_jobs_requests_at_once(openai_env, tmp_path, monkeypatch, capsys):
+    """`--jobs N` (was --concurrency) is how many chat requests are in flight: the first two requests each wait
+    for the other, so with --jobs 2 both are answered and no more than two were ever in flight."""
+    import threading
+
+    from finetune.cli import build_parser, main
+    from finetune_helpers import make_test_split
+
+    exports = tmp_path / "exports"
+    examples = make_test_split(exports)
+    expected = {example["original"]: example["expected"] for example in examples}
+    first_two = threading.Barrier(2, timeout=60)
+    lock = threading.Lock()
+    seen = {"in_flight": 0, "peak": 0, "started": 0}
+
+    def reply(messages):
+        with lock:
+            seen["in_flight"] += 1
+            seen["started"] += 1
+            seen["peak"] = max(seen["peak"], seen["in_flight"])
+            first = seen["started"] <= 2
+        try:
+            if first:
+                first_two.wait()  # a broken barrier (only one request in flight) answers 500: counted as errors
+            return expected[messages[-1]["content"]]
+        finally:
+            with lock:
+                seen["in_flight"] -= 1
+
+    openai_env.script_chat("good", reply)
+    assert build_parser().parse_args(["evaluate", "--dataset", "ds", "--models", "x"]).jobs == 4  # the default
+    code = main(["--quiet", "--warehouse", str(tmp_path / "w.duckdb"), "evaluate", "--dataset", "ds", "--models",
+                 "good", "--exports", str(exports), "--reports", str(tmp_path / "reports"), "--execute", "no",
+                 "--rpm", "0", "--jobs", "2"])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "evaluation 1 of ds: 6 test example(s), 6 request(s) sent, 0 answered from the cache"
+    assert lines[2].split()[:9] == ["good", "6", "6", "6", "6", "100%", "[61%,", "100%]", "6"]
+    assert seen == {"in_flight": 0, "peak": 2, "started": 6}
+    assert lines[-1] == f"report: {tmp_path / 'reports' / 'ds' / 'evaluation.html'} and " \
+                        f"{tmp_path / 'reports' / 'ds' / 'evaluation.md'}"

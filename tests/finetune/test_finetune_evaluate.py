@@ -152,3 +152,43 @@ def test_wilson_interval_known_values():
     low, high = wilson(7, 14)
     assert (round(low, 4), round(high, 4)) == (0.2680, 0.7320)
     assert wilson(0, 0) == (None, None)
+
+
+def test_run_evaluation_loads_the_service_only_for_chat_models_and_summarises(openai_env, split, tmp_path):
+    from finetune import CredentialsError, PlanError
+    from finetune.evaluate import SUMMARY_COLUMNS, run_evaluation, summary_rows
+
+    exports, examples = split
+    scripted(openai_env, examples)
+    store = Store(tmp_path / "warehouse.duckdb")
+    missing = tmp_path / "no-service.yml"
+    # no chat model: the service config is never read (a missing one is no error)
+    result = run_evaluation("ds", "identity reference", store, service_config=missing, exports=exports,
+                            execute="no", reports=None, quiet=True)
+    assert result.target is None and openai_env.requests == []
+    assert summary_rows(store, result) == [  # in the order the mutators were given
+        ("identity", 6, 0, 0, 0, "0%", "[0%, 39%]", 6, None, None, 0, 0, 0.0),
+        ("reference", 6, 6, 6, 6, "100%", "[61%, 100%]", 6, None, None, 0, 0, 0.0),
+    ]
+    assert len(SUMMARY_COLUMNS) == len(summary_rows(store, result)[0])
+    with pytest.raises(CredentialsError, match=f"^no service config at {missing}$"):
+        run_evaluation("ds", "good", store, service_config=missing, exports=exports, execute="no", reports=None)
+    with pytest.raises(PlanError, match="^execute must be one of auto, yes, no, not 'maybe'$"):
+        run_evaluation("ds", "identity", store, exports=exports, execute="maybe", reports=None)
+    chat = run_evaluation("ds", "good", store, exports=exports, execute="no", reports=None, quiet=True,
+                          concurrency=2, requests_per_minute=0)
+    (row,) = summary_rows(store, chat)
+    tokens = store.query("SELECT sum(prompt_tokens + completion_tokens) FROM finetune.eval_predictions "
+                         "WHERE evaluation_id = ?", [chat.evaluation_id])[0][0]
+    assert row == ("good", 6, 6, 6, 6, "100%", "[61%, 100%]", 6, None, None, 0, tokens, None) and tokens > 0
+
+
+def test_run_evaluation_executes_on_a_throwaway_mariadb(split, tmp_path):
+    from finetune.evaluate import run_evaluation, summary_rows
+
+    exports, _ = split
+    store = Store(tmp_path / "warehouse.duckdb")
+    result = run_evaluation("ds", "identity", store, exports=exports, execute="yes",
+                            server_dir=tmp_path / "mariadb", reports=None, quiet=True)
+    assert result.target == "mariadb"
+    assert summary_rows(store, result) == [("identity", 6, 0, 0, 0, "0%", "[0%, 39%]", 6, 6, 6, 0, 0, 0.0)]

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from finetune import (
     FileRejected,
+    FinetuneError,
     Hyperparameters,
     JobFailed,
     ServiceRefused,
     Store,
+    cancel,
     load_service,
     plan_training,
     submit,
     watch,
 )
+from finetune.errors import UsageError
+from finetune.jobs import JOB_COLUMNS, api_job, job_status, latest_job, list_jobs, refresh_jobs, status_line
 from finetune_helpers import make_export
 
 
@@ -163,3 +169,64 @@ def test_a_base64_result_file_as_openai_serves_it_is_parsed(monkeypatch, tmp_pat
         rows = store.query("SELECT step, train_loss IS NOT NULL, valid_loss IS NOT NULL FROM finetune.job_results "
                            "ORDER BY step")
         assert rows == [(1, True, False), (2, True, True), (3, True, False), (4, True, True)]
+
+
+# -- what the CLI's job commands call: the job to watch, the listing, status, refresh, local jobs declined ----
+
+
+def _job_row(job_id: str, status: str, created: str, endpoint: str = "https://api.example/v1") -> dict:
+    return {"job_id": job_id, "endpoint": endpoint, "dataset_name": "ds", "model": "gpt-4o-mini-2024-07-18",
+            "n_epochs": "2", "status": status, "created_at": datetime.fromisoformat(created)}
+
+
+def test_latest_job_is_the_newest_unfinished_api_job(store):
+    with pytest.raises(FinetuneError, match="^no job in the warehouse yet: name one"):
+        latest_job(store)
+    with store.transaction() as con:
+        for row in (_job_row("ftjob-old", "succeeded", "2024-01-01 10:00"),
+                    _job_row("ftjob-running", "running", "2024-01-02 10:00"),
+                    _job_row("ftjob-done", "failed", "2024-01-03 10:00"),
+                    _job_row("local-0123456789ab", "running", "2024-01-04 10:00", endpoint="local")):
+            Store.upsert(con, "jobs", row)
+    assert latest_job(store) == "ftjob-running"  # unfinished first, even when older; never a local job
+    with store.transaction() as con:
+        con.execute("UPDATE finetune.jobs SET status = 'succeeded' WHERE job_id = 'ftjob-running'")
+    assert latest_job(store) == "ftjob-done"  # all finished: the newest
+    assert list_jobs(store, limit=2) == [
+        ("local-0123456789ab", "running", "gpt-4o-mini-2024-07-18", "ds", None, "2", None, "2024-01-04 10:00"),
+        ("ftjob-done", "failed", "gpt-4o-mini-2024-07-18", "ds", None, "2", None, "2024-01-03 10:00"),
+    ]
+    assert JOB_COLUMNS[0] == "job" and len(JOB_COLUMNS) == len(list_jobs(store)[0])
+
+
+def test_api_commands_decline_a_local_job_before_any_request(store, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
+    service = load_service()  # no key: any request would be a CredentialsError, not the UsageError below
+    assert api_job("ftjob-abc") == "ftjob-abc"
+    for call in (lambda: watch("local-0123456789ab", store, service, poll_s=0, quiet=True),
+                 lambda: cancel("local-0123456789ab", store, service),
+                 lambda: job_status("local-0123456789ab", store, service)):
+        with pytest.raises(UsageError, match="^local-0123456789ab is a local LoRA job: `train --backend local`"):
+            call()
+
+
+def test_job_status_refresh_and_status_line(plan, store, openai_env, tmp_path):
+    job_id, _ = submit(plan, store, poll_s=0)
+    watch(job_id, store, plan.service, poll_s=0, quiet=True)
+    fake = openai_env.jobs[job_id]
+    job = job_status(job_id, store, plan.service)
+    assert (job.id, job.status, job.fine_tuned_model) == (job_id, "succeeded", fake.fine_tuned_model)
+    assert status_line(job) == (f"{job_id}: succeeded on gpt-4o-mini-2024-07-18 -> {fake.fine_tuned_model}; "
+                                f"{job.trained_tokens:,} trained tokens") and job.trained_tokens > 0
+    openai_env.fail_next_job("server_error", "The job failed due to an internal error.")
+    other = plan_training("ds", plan.service, exports=plan.train_path.parent.parent, suffix="other")  # not reused
+    failed_id, _ = submit(other, store, poll_s=0)
+    with pytest.raises(JobFailed):
+        watch(failed_id, store, plan.service, poll_s=0, quiet=True)
+    assert status_line(job_status(failed_id, store, plan.service)) == (
+        f"{failed_id}: failed on gpt-4o-mini-2024-07-18; error server_error: The job failed due to an internal error.")
+    # a new warehouse learns both jobs from the service
+    fresh = Store(tmp_path / "fresh.duckdb")
+    assert refresh_jobs(fresh, plan.service, limit=20) == len(openai_env.jobs) == 2
+    assert [(row[0], row[1]) for row in list_jobs(fresh)] == [(failed_id, "failed"), (job_id, "succeeded")]

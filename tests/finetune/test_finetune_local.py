@@ -236,7 +236,7 @@ def test_missing_model_folders_are_clear_errors(setup, tmp_path, capsys):
         plan_local(DATASET, empty, exports=exports)
     code = main(["--warehouse", str(tmp_path / "w.duckdb"), "train", "--backend", "local", "--dataset", DATASET,
                  "--exports", str(exports), "--base-model", str(missing)])
-    assert code == 1 and str(missing) in capsys.readouterr().err
+    assert code == 2 and str(missing) in capsys.readouterr().err  # an input error: the folder the user named
     assert main(["train", "--backend", "local", "--dataset", DATASET, "--exports", str(exports)]) == 2
     assert main(["train", "--dataset", DATASET, "--exports", str(exports), "--base-model", str(model_dir)]) == 2
     # an adapter whose base model has gone
@@ -247,7 +247,7 @@ def test_missing_model_folders_are_clear_errors(setup, tmp_path, capsys):
     (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(missing), "r": 8}))
     with pytest.raises(LocalModelError, match=str(missing)):
         load_model(adapter)
-    assert main(["serve", "--model-dir", str(missing)]) == 1
+    assert main(["serve", "--model-dir", str(missing)]) == 2
 
 
 def test_core_imports_without_torch():

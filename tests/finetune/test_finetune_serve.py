@@ -382,7 +382,7 @@ def test_the_key_comes_from_the_environment_or_a_file_never_argv(tmp_path, model
     # --api-key with the secret itself is refused, without echoing it
     assert main(["serve", "--model-dir", str(model_dir), "--api-key", KEY]) == 2
     assert "--api-key-file" in capsys.readouterr().err
-    assert main(["serve", "--model-dir", str(model_dir), "--api-key-file", str(tmp_path / "missing")]) == 1
+    assert main(["serve", "--model-dir", str(model_dir), "--api-key-file", str(tmp_path / "missing")]) == 2
     with pytest.raises(SystemExit) as usage:
         main(["serve", "--model-dir", str(model_dir), "--max-connections", "0"])
     assert usage.value.code == 2

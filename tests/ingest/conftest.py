@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from mutations.generator import MANIFEST_NAME, generate
+from mutations.formats import MANIFEST_NAME
+from simulator.generator import generate
 
 FAULTY = {"dbms": ("mysql", "mariadb"), "runs": 2, "tasks": 3, "queries": 12, "seed": 20261124, "faults": 0.05,
           "quiet": True}

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from mutations.generator import MANIFEST_NAME
+from mutations.formats import MANIFEST_NAME
+from pinoloft_base.schema import RAW_TABLES
 
 
 def rows(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -19,11 +20,6 @@ def rows(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 def scalar(warehouse: Path, sql: str, params: list | None = None):
     return rows(warehouse, sql, params)[0][0]
-
-
-RAW_TABLES = ("ingest_runs", "ingest_files", "bug_reports", "task_results", "pool_results", "task_configs",
-              "data_sqls", "task_log_bugs", "tasks", "ingest_quarantine", "mutation_verdicts", "dataset_configs",
-              "synthetic_pairs", "validation_runs", "validation_invocations")
 
 
 def snapshot(warehouse: Path) -> dict[str, list[tuple]] | None:

@@ -135,12 +135,12 @@ def test_duplicate_names_and_all_or_nothing(tmp_path):
     assert rows(warehouse, "SELECT * FROM raw.dataset_configs ORDER BY 1, 2") == before
 
 
-def test_cli_reports_config_errors_with_exit_code_1(tmp_path):
+def test_cli_reports_config_errors_as_input_errors_exit_2(tmp_path):
     folder = tmp_path / "datasets"
     path = _write(folder, "x.yml", VALID.replace("quota: 40", "quota: lots"))
     result = subprocess.run([sys.executable, "-m", "ingest", "datasets", "--dir", str(folder), "--warehouse",
                              str(tmp_path / "w.duckdb")], cwd=REPO, capture_output=True, text=True, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip() == f"error: {path}: key 'quota': must be an integer >= 0 or \"all\", got 'lots'"
 
 

@@ -10,7 +10,7 @@ from ingest_helpers import all_files, rows, scalar
 from ingest.discover import discover
 from ingest.errors import SourceError
 from ingest.loader import load
-from mutations.generator import generate
+from simulator.generator import generate
 
 
 def test_a_set_of_runs(faulty_tree, tmp_path):

@@ -46,7 +46,7 @@ def _privilege_prefix(probe: Path) -> list[str]:
 def _ingest(root: Path, warehouse: Path, *options: str, prefix: list[str] | None = None,
             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run((prefix or []) + [sys.executable, "-m", "ingest", "--quiet", "load", "--root", str(root),
-                                            "--warehouse", str(warehouse), "--workers", "2", *options],
+                                            "--warehouse", str(warehouse), "--jobs", "2", *options],
                           cwd=REPO, capture_output=True, text=True, check=False, timeout=300)
 
 
@@ -80,7 +80,7 @@ def test_json_nested_100000_deep_is_quarantined_and_the_rest_loads(clean_tree, t
     (root / "mysql" / "task-1" / "result.json").write_bytes(DEEP_JSON)
     warehouse = tmp_path / "w.duckdb"
 
-    first = load(root, warehouse, workers=2, quiet=True)
+    first = load(root, warehouse, jobs=2, quiet=True)
 
     rel = target.relative_to(root).as_posix()
     assert rows(warehouse, QUARANTINE) == [
@@ -94,13 +94,13 @@ def test_json_nested_100000_deep_is_quarantined_and_the_rest_loads(clean_tree, t
     assert scalar(warehouse, "SELECT count(*) FROM raw.tasks") == 3
     # It was read: its hash is kept, so an unchanged bad file is skipped next time, not counted again.
     assert scalar(warehouse, "SELECT file_hash FROM raw.ingest_files WHERE relative_path = ?", [rel]) is not None
-    second = load(root, warehouse, workers=2, quiet=True)
+    second = load(root, warehouse, jobs=2, quiet=True)
     assert _counts(second) == (n, 0, 0, n, 0)
     assert len(rows(warehouse, QUARANTINE)) == 3
     # Fixed: the report loads whole and its quarantine rows go.
     target.write_bytes(original)
     _bump(target)
-    third = load(root, warehouse, workers=2, quiet=True)
+    third = load(root, warehouse, jobs=2, quiet=True)
     assert _counts(third) == (n, 2, 0, n - 2, 0)
     assert rows(warehouse, QUARANTINE) == [
         ("mysql/task-1/result.json", "task_result", "task result.json: nested too deeply to parse")]
@@ -198,7 +198,7 @@ def test_links_are_quarantined_and_never_followed(clean_tree, tmp_path):
     moved = len(list((tmp_path / "maystable").iterdir()))
     warehouse = tmp_path / "w.duckdb"
 
-    report = load(root, warehouse, workers=2, quiet=True)
+    report = load(root, warehouse, jobs=2, quiet=True)
 
     sqlsim = sorted(p.relative_to(root).as_posix() for p in (root / "mysql" / "task-1" / "sqlsim").iterdir())
     orphan = "sqlsim report without its bug in maystable/"
@@ -223,7 +223,7 @@ def test_links_are_quarantined_and_never_followed(clean_tree, tmp_path):
     assert scalar(warehouse, "SELECT size FROM raw.ingest_files WHERE relative_path = ?",
                   ["mysql/task-0/bugs/bug-900-1-FixMDistinctL.json"]) == len("/etc/passwd")
     # Unchanged links are tried again (they were not read), counted once per run.
-    again = load(root, warehouse, workers=2, quiet=True)
+    again = load(root, warehouse, jobs=2, quiet=True)
     assert _counts(again) == (seen, 0, 4, seen - 4, 0)
     assert rows(warehouse, QUARANTINE) == sorted(expected)
 
@@ -287,11 +287,11 @@ def test_a_file_over_the_size_cap_is_quarantined_unread(clean_tree, tmp_path):
     assert rows(warehouse, "SELECT task FROM raw.data_sqls ORDER BY 1") == [("task-1",), ("task-2",)]
     assert scalar(warehouse, "SELECT size FROM raw.data_sqls WHERE task = 'task-2'") == cap
     # The same cap again: the unread files are tried again and quarantined again (no duplicate rows).
-    same = load(root, warehouse, workers=2, quiet=True, max_file_bytes=cap)
+    same = load(root, warehouse, jobs=2, quiet=True, max_file_bytes=cap)
     assert _counts(same) == (n, 0, 3, n - 3, 0)
     assert scalar(warehouse, "SELECT count(*) FROM raw.ingest_quarantine") == 3
     # A larger cap: they load, although their size and mtime did not change.
-    raised = load(root, warehouse, workers=2, quiet=True, max_file_bytes=cap + 10)
+    raised = load(root, warehouse, jobs=2, quiet=True, max_file_bytes=cap + 10)
     assert _counts(raised) == (n, 3, 0, n - 3, 0)
     assert rows(warehouse, QUARANTINE) == []
     assert scalar(warehouse, "SELECT count(*) FROM raw.data_sqls") == 3

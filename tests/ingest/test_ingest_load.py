@@ -4,10 +4,14 @@ provenance, and the password that must never reach the warehouse or the logs."""
 from __future__ import annotations
 
 import hashlib
+import fcntl
 import os
+import pty
 import re
+import struct
 import subprocess
 import sys
+import termios
 from collections import Counter
 from pathlib import Path
 
@@ -15,10 +19,12 @@ import duckdb
 from ingest_helpers import all_files, report_files, rows, scalar
 
 from ingest.loader import load
-from ingest.schema import TABLES, columns, ensure_schema
+from ingest.schema import columns
 from mutations.fingerprint import pair_hash
 from mutations.formats import parse_bug_json, parse_bug_log, parse_go_duration
-from mutations.generator import LEAKED_PASSWORD
+from pinoloft_base.schema import RAW_TABLES
+from pinoloft_base.warehouse import ensure_schema
+from simulator.generator import LEAKED_PASSWORD
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_clean_tree_loads_every_file_with_exact_counts(clean_tree, tmp_path):
     root, summary = clean_tree
     warehouse = tmp_path / "w" / "warehouse.duckdb"  # parent folder created by ingest
-    report = load(root, warehouse, workers=2, quiet=True)
+    report = load(root, warehouse, jobs=2, quiet=True)
 
     files = all_files(root)
     assert report.files_seen == len(files) == report.files_loaded
@@ -52,8 +58,8 @@ def test_clean_tree_loads_every_file_with_exact_counts(clean_tree, tmp_path):
 def test_tables_have_the_contract_columns(clean_tree, tmp_path):
     root, _ = clean_tree
     warehouse = tmp_path / "warehouse.duckdb"
-    load(root, warehouse, workers=1, quiet=True)
-    for table, spec in TABLES.items():
+    load(root, warehouse, jobs=1, quiet=True)
+    for table, spec in RAW_TABLES.items():
         got = rows(warehouse, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
                               "'raw' AND table_name = ? ORDER BY ordinal_position", [table])
         assert got == [(name, typ) for name, typ in spec], table
@@ -69,7 +75,7 @@ def test_an_older_warehouse_gets_the_missing_tables_and_columns(tmp_path):
     """A warehouse created before validation (issue 4): raw.validation_runs without the columns after
     executed_at and no raw.validation_invocations. ensure_schema adds both, keeps the rows, and is idempotent."""
     warehouse = tmp_path / "warehouse.duckdb"
-    old_runs = TABLES["validation_runs"][: columns("validation_runs").index("executed_at") + 1]
+    old_runs = RAW_TABLES["validation_runs"][: columns("validation_runs").index("executed_at") + 1]
     with duckdb.connect(str(warehouse)) as con:
         con.execute("CREATE SCHEMA raw")
         body = ", ".join(f"{name} {typ}" for name, typ in old_runs)
@@ -78,23 +84,23 @@ def test_an_older_warehouse_gets_the_missing_tables_and_columns(tmp_path):
                     "VALUES ('h', 'raw', 'mariadb-11', 1, 0)")
     for _ in range(2):
         with duckdb.connect(str(warehouse)) as con:
-            ensure_schema(con)
+            ensure_schema(con, "raw")
     for table in ("validation_runs", "validation_invocations"):
         got = rows(warehouse, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
                               "'raw' AND table_name = ? ORDER BY ordinal_position", [table])
-        assert got == list(TABLES[table]), table
+        assert got == list(RAW_TABLES[table]), table
     assert rows(warehouse, "SELECT pair_hash, form, strategy, settings_hash FROM raw.validation_runs") == [
         ("h", "raw", None, None)]
     assert scalar(warehouse, "SELECT count(*) FROM raw.validation_invocations") == 0
     present = {name for (name,) in rows(warehouse, "SELECT table_name FROM information_schema.tables "
                                                    "WHERE table_schema = 'raw'")}
-    assert present == set(TABLES)
+    assert present == set(RAW_TABLES)
 
 
 def test_a_bug_row_holds_its_json_and_log(clean_tree, tmp_path):
     root, _ = clean_tree
     warehouse = tmp_path / "warehouse.duckdb"
-    load(root, warehouse, workers=2, quiet=True)
+    load(root, warehouse, jobs=2, quiet=True)
     path = min((root / "mysql" / "task-1" / "maystable").glob("*.json"))
     report = parse_bug_json(path.read_bytes())
     log = parse_bug_log(path.with_suffix(".log").read_text(encoding="utf-8"))
@@ -145,7 +151,7 @@ def _expected_quarantine(root: Path, manifest: dict) -> dict[str, str]:
 def test_every_manifest_fault_is_caught_with_its_own_reason(faulty_tree, tmp_path):
     root, summary, manifest = faulty_tree
     warehouse = tmp_path / "warehouse.duckdb"
-    report = load(root, warehouse, workers=2, quiet=True)
+    report = load(root, warehouse, jobs=2, quiet=True)
     assert set(summary.faults) == {"truncated_json", "empty_json", "invalid_utf8", "unknown_mutation",
                                    "json_without_log", "orphan_sqlsim", "duplicate_across_tasks",
                                    "duplicate_across_runs", "killed_task", "non_select_drop", "non_select_multi",
@@ -222,7 +228,7 @@ def test_every_manifest_fault_is_caught_with_its_own_reason(faulty_tree, tmp_pat
 def test_reconciliation_holds_and_is_stored(faulty_tree, tmp_path):
     root, _, _ = faulty_tree
     warehouse = tmp_path / "warehouse.duckdb"
-    report = load(root, warehouse, workers=2, quiet=True)
+    report = load(root, warehouse, jobs=2, quiet=True)
     files = all_files(root)
     assert report.files_seen == len(files) == report.files_loaded + report.files_quarantined + report.files_unchanged
     statuses = dict(rows(warehouse, "SELECT status, count(*) FROM raw.ingest_files GROUP BY 1"))
@@ -243,7 +249,7 @@ def _all_cells(warehouse: Path) -> list[str]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         cells = []
-        for table in TABLES:
+        for table in RAW_TABLES:
             for row in con.execute(f"SELECT * FROM raw.{table}").fetchall():
                 cells.extend(repr(value) for value in row)
         return cells
@@ -271,19 +277,54 @@ def test_the_password_never_reaches_the_warehouse_or_stderr(faulty_tree, tmp_pat
         hashlib.sha256(redacted).hexdigest()
 
 
-def test_cli_prints_the_reconciliation_line_and_quiet_silences_progress(clean_tree, tmp_path):
+def _stderr_on_a_terminal(argv: list[str]) -> str:
+    """Run `argv` with its stderr on a pseudo-terminal (bars are drawn only where a person watches) and return
+    what it wrote there; the run must succeed."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a new pty is 0 columns wide
+    try:
+        process = subprocess.Popen(argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=follower)
+    finally:
+        os.close(follower)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: the child has closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(leader)
+    assert process.wait() == 0
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_cli_prints_the_summary_once_and_bars_only_on_a_terminal(clean_tree, tmp_path):
     root, _ = clean_tree
-    warehouse = tmp_path / "nested" / "wh.duckdb"
-    loud = subprocess.run([sys.executable, "-m", "ingest", "load", "--root", str(root), "--warehouse", str(warehouse)],
-                          cwd=REPO, capture_output=True, text=True, check=True)
-    assert "file/s" in loud.stderr or "file [" in loud.stderr
-    quiet = subprocess.run([sys.executable, "-m", "ingest", "--quiet", "load", "--root", str(root), "--warehouse",
-                            str(warehouse)], cwd=REPO, capture_output=True, text=True, check=True)
     n = len(all_files(root))
-    assert quiet.stderr.splitlines()[-1] == (f"files seen {n} = loaded 0 + quarantined 0 + skipped as unchanged {n}; "
-                                             "vanished 0")
-    assert "it/s" not in quiet.stderr and "file/s" not in quiet.stderr and "dir/s" not in quiet.stderr
-    assert loud.stderr.splitlines()[-1] == f"files seen {n} = loaded {n} + quarantined 0 + skipped as unchanged 0; vanished 0"
+    warehouse = tmp_path / "nested" / "wh.duckdb"
+    load_argv = ["load", "--root", str(root), "--warehouse", str(warehouse)]
+    first = f"files seen {n} = loaded {n} + quarantined 0 + skipped as unchanged 0; vanished 0"
+    unchanged = f"files seen {n} = loaded 0 + quarantined 0 + skipped as unchanged {n}; vanished 0"
+
+    piped = subprocess.run([sys.executable, "-m", "ingest", *load_argv], cwd=REPO, capture_output=True, text=True,
+                           check=True)
+    head, *rest = piped.stderr.splitlines()  # no bar when no one watches: the summary alone, once
+    assert re.fullmatch(rf"ingest run 1 \(first load of this root\): 1 pool\(s\), 3 task\(s\) under "
+                        rf"{re.escape(str(root))} in \d+\.\ds", head), head
+    assert rest == [first] and piped.stdout == ""
+
+    loud = _stderr_on_a_terminal([sys.executable, "-m", "ingest", *load_argv])
+    assert "scan: 100%" in loud and "dir/s" in loud  # the second load lists the tree first
+    assert loud.count(unchanged) == 1 and loud.splitlines()[-1] == unchanged
+
+    quiet = _stderr_on_a_terminal([sys.executable, "-m", "ingest", "--quiet", *load_argv])
+    assert "it/s" not in quiet and "file/s" not in quiet and "dir/s" not in quiet
+    assert quiet.splitlines()[-1] == unchanged and quiet.count(unchanged) == 1
 
 
 def test_cli_errors_map_to_exit_codes(tmp_path):
@@ -313,7 +354,7 @@ def test_an_unreadable_file_is_quarantined_not_fatal(clean_tree, tmp_path, monke
 
     monkeypatch.setattr(readers, "_read", failing_read)
     warehouse = tmp_path / "w.duckdb"
-    report = load(root, warehouse, workers=1, quiet=True)
+    report = load(root, warehouse, jobs=1, quiet=True)
     rel = target.relative_to(root).as_posix()
     assert rows(warehouse, "SELECT relative_path, file_kind, reason, file_hash FROM raw.ingest_quarantine "
                            "ORDER BY 1") == [

@@ -15,7 +15,7 @@ from ingest.loader import load
 from ingest.verdicts import check_pairs, engine_version
 from mutations import check
 from mutations.fingerprint import fingerprint, pair_fingerprint
-from mutations.generator import generate
+from simulator.generator import generate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,4 +85,6 @@ def test_check_needs_a_warehouse(tmp_path):
         check_pairs(tmp_path / "missing.duckdb")
     result = subprocess.run([sys.executable, "-m", "ingest", "check", "--warehouse", str(tmp_path / "missing.duckdb")],
                             cwd=REPO, capture_output=True, text=True, check=False)
-    assert result.returncode == 1 and "run `python -m ingest load` first" in result.stderr
+    assert (result.returncode, result.stderr) == (
+        2, f"error: no warehouse at {tmp_path / 'missing.duckdb'}: run `python -m ingest load` first\n")
+    assert not (tmp_path / "missing.duckdb").exists()

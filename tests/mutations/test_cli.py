@@ -74,8 +74,9 @@ def test_apply_prints_one_json_line_per_candidate():
 
 def test_apply_reports_bad_sql_and_unknown_strategy():
     result = run("apply", "--strategy", "FixMWhere1U", "--sql", "DELETE FROM t")
-    assert result.returncode == 1
-    assert result.stderr.startswith("error: not a SELECT statement: expected SELECT, WITH or '(' near 'DELETE'")
+    assert result.returncode == 2  # the user's input is not a SELECT we can read: an input error
+    assert result.stderr == ("error: not a SELECT statement: expected SELECT, WITH or '(' near 'DELETE' at line 1, "
+                             "column 1 (char 0): …DELETE FROM t…\n")
     result = run("apply", "--strategy", "FixMNope", "--sql", SQL)
     assert result.returncode == 2 and "invalid choice" not in result.stdout
 
@@ -88,3 +89,31 @@ def test_candidates_lists_every_point_and_help_works():
                           "FixMWhere0L", "FixMHaving1U", "FixMHaving0L"]
     assert run("--help").returncode == 0
     assert "conforms, is_upper and reason" in " ".join(run("check", "--help").stdout.split())
+
+
+def test_global_options_either_side_jobs_refuses_zero_and_generate_moved_to_the_simulator(tmp_path):
+    line = json.dumps({"strategy": "FixMHaving0L", "original": SQL, "mutated": SQL.replace("(`f1`)=(2)", "0")})
+    after = run("check", "--input", "-", "--quiet", "-j", "1", stdin=line + "\n")
+    assert (after.returncode, json.loads(after.stdout)["conforms"]) == (0, True)
+    assert "FixMHaving0L" in after.stderr  # the summary table is the result, not chatter: --quiet keeps it
+    zero = run("check", "--input", "-", "--jobs", "0", stdin=line + "\n")
+    assert zero.returncode == 2 and zero.stderr.endswith("argument --jobs/-j: must be at least 1, not 0\n")
+    moved = run("generate", "--root", str(tmp_path))
+    assert moved.returncode == 2 and "invalid choice: 'generate'" in moved.stderr
+    assert not any(tmp_path.iterdir())
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("pinoloft ")
+    assert "exit codes:" in run("--help").stdout
+
+
+def test_pairs_strict_is_a_finding_and_an_unknown_folder_a_usage_error(tmp_path):
+    task = tmp_path / "mysql" / "task-0" / "bugs"
+    task.mkdir(parents=True)
+    (task / "bug-0-0-FixMCmpOpU.json").write_text("{truncated", encoding="utf-8")
+    strict = run("pairs", "--root", str(tmp_path), "--strict")
+    assert (strict.returncode, strict.stdout) == (1, "")
+    assert strict.stderr.splitlines()[-1] == "bug files seen: 1 = 0 pairs written + 1 skipped"
+    assert run("pairs", "--root", str(tmp_path)).returncode == 0
+    unknown = run("pairs", "--root", str(tmp_path), "--folders", "bugs,nope")
+    assert (unknown.returncode, unknown.stderr) == (
+        2, "error: unknown folder(s) nope; choose from bugs, maystable, unstable, sqlsim\n")

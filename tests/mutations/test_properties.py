@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mutations import STRATEGIES, apply_candidate, candidates, check
-from mutations.querygen import QueryGenerator
 from mutations.sqlsim import simplify
 from mutations.tokens import tokenize
+from simulator.querygen import QueryGenerator
 
 RANDOM_FAMILIES = ({"RdMLikeU", "RdMLikeL"}, {"RdMRegExpU", "RdMRegExpL"})
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,8 +6,9 @@ import json
 from collections import Counter
 
 from mutations import check
-from mutations.generator import MANIFEST_NAME, generate
+from mutations.formats import MANIFEST_NAME
 from mutations.tree import REPORT_FOLDERS, Pair, SkippedFile, iter_pairs
+from simulator.generator import generate
 
 UNREADABLE = {"truncated_json", "empty_json", "invalid_utf8", "unknown_mutation"}
 

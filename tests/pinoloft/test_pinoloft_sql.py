@@ -77,7 +77,8 @@ def test_the_warehouse_is_read_only_and_errors_are_one_line(warehouse, tmp_path)
     assert unknown.returncode == 2 and unknown.stderr.startswith('error: Binder Error: Referenced column "nope"')
     missing = _pinoloft("-w", str(tmp_path / "none.duckdb"), "sql", "SELECT 1")
     assert (missing.returncode, missing.stderr) == (
-        2, f"error: no warehouse at {tmp_path / 'none.duckdb'}: run `make demo` or `make ingest transform` first\n")
+        2, f"error: no warehouse at {tmp_path / 'none.duckdb'}: build it with `make demo` or `make ingest transform` "
+           "(or give --warehouse)\n")
 
 
 def test_a_warehouse_held_by_a_writer_is_exit_3(warehouse):
@@ -95,11 +96,14 @@ def test_a_warehouse_held_by_a_writer_is_exit_3(warehouse):
         holder.wait()
 
 
-def test_version_and_global_options_before_the_subcommand():
+def test_version_and_global_options_before_or_after_the_subcommand(warehouse, tmp_path):
     version = _pinoloft("--version")
     assert (version.returncode, version.stdout) == (0, "pinoloft 0.1.0\n")
-    late = _pinoloft("sql", "--warehouse", "x.duckdb", "SELECT 1")
-    assert late.returncode == 2 and "unrecognized arguments: --warehouse" in late.stderr
+    late = _pinoloft("sql", "--warehouse", str(warehouse), "--format", "csv", "SELECT count(*) AS n FROM marts.pairs")
+    assert (late.returncode, late.stdout) == (0, "n\n3\n")
+    # After the subcommand it overrides the one before it.
+    both = _pinoloft("-w", str(tmp_path / "none.duckdb"), "sql", "-w", str(warehouse), "-f", "csv", "SELECT 1 AS one")
+    assert (both.returncode, both.stdout) == (0, "one\n1\n")
 
 
 def test_the_prompt_on_a_terminal_spans_lines_survives_errors_and_keeps_history(warehouse, tmp_path):

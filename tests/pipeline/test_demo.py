@@ -1,6 +1,6 @@
 """The main job end to end on the bundled sample, as `make demo` runs it: ingest, transform, export.
 
-Real components only: the CLIs in subprocesses, a real DuckDB file, a real `dbt build`.
+Real components only: the `pinoloft` command in subprocesses, a real DuckDB file, a real `dbt build`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "pinolo-output"
 LEAKED_PASSWORD = "Pinolo@2023!db"  # the generator's config_password fault
-DBT = Path(sys.executable).parent / "dbt"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -33,16 +32,13 @@ def demo(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
     warehouse = work / "warehouse.duckdb"
     exports = work / "exports"
+    pinoloft = ["-m", "pinoloft", "--quiet", "--warehouse", str(warehouse)]
     python = sys.executable
-    first = run(python, "-m", "ingest", "--quiet", "load", "--root", str(SAMPLE), "--warehouse", str(warehouse))
-    second = run(python, "-m", "ingest", "--quiet", "load", "--root", str(SAMPLE), "--warehouse", str(warehouse))
-    check = run(python, "-m", "ingest", "--quiet", "check", "--warehouse", str(warehouse))
-    run(python, "-m", "ingest", "--quiet", "datasets", "--warehouse", str(warehouse), "--dir", str(ROOT / "datasets"))
-    run(python, "-m", "ingest", "--quiet", "synthesize", "--warehouse", str(warehouse))
-    env = {"PINOLOFT_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
-    run(str(DBT), "build", "--project-dir", "dbt_project", "--profiles-dir", "dbt_project", "--quiet", env=env)
-    export = run(python, "-m", "exporters", "--quiet", "export", "--dataset", "demo", "--warehouse", str(warehouse),
-                 "--out", str(exports))
+    first = run(python, *pinoloft, "ingest", "--root", str(SAMPLE))
+    second = run(python, *pinoloft, "ingest", "--root", str(SAMPLE))
+    check = run(python, *pinoloft, "check")
+    run(python, *pinoloft, "transform", "--datasets-dir", str(ROOT / "datasets"))
+    export = run(python, *pinoloft, "export", "--dataset", "demo", "--out", str(exports))
     return {"warehouse": warehouse, "exports": exports / "demo", "first": first, "second": second,
             "check": check, "export": export}
 

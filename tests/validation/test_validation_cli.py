@@ -14,6 +14,7 @@ import pytest
 from validation_helpers import ROOT, dbt_build, run_cli
 
 PYTHON = sys.executable
+PINOLOFT = str(Path(PYTHON).parent / "pinoloft")  # the front door `make` calls, beside this interpreter
 
 
 def test_run_then_report_with_a_server_of_its_own(warehouse, tmp_path):
@@ -66,8 +67,21 @@ def test_guard_command_and_usage_errors(tmp_path):
         1, "refused: statement of 1048577 characters is over the 1048576 character limit")
     unknown = run_cli(PYTHON, "-m", "validation", "run", "--warehouse", str(tmp_path / "none.duckdb"),
                       "--target", "sqlite", "--server-dir", str(tmp_path / "m"), check=False)
-    assert unknown.returncode == 1
-    assert "unknown target 'sqlite': targets.yml knows mariadb, mysql, oceanbase, tidb" in unknown.stderr
+    assert (unknown.returncode, unknown.stderr) == (
+        2, "error: unknown target 'sqlite': targets.yml knows mariadb, mysql, oceanbase, tidb\n")
+    # no warehouse at the path: a usage error before any server starts, and no file is made there
+    absent = tmp_path / "none.duckdb"
+    missing = run_cli(PYTHON, "-m", "validation", "--warehouse", str(absent), "run", "--server-dir",
+                      str(tmp_path / "m"), check=False)
+    assert (missing.returncode, missing.stderr) == (
+        2, f"error: no warehouse at {absent}: build it with `make demo` or `make ingest transform` (or give "
+        "--warehouse)\n")
+    assert not absent.exists() and not (tmp_path / "m").exists()
+    # one name for parallelism: --jobs/-j, at least 1
+    zero = run_cli(PYTHON, "-m", "validation", "run", "-j", "0", check=False)
+    assert zero.returncode == 2
+    assert zero.stderr.splitlines()[-1] == ("python -m validation run: error: argument --jobs/-j: must be at "
+                                            "least 1, not 0")
 
 
 def test_another_server_by_dsn_over_tcp(warehouse, mariadb):
@@ -88,7 +102,8 @@ def test_another_server_by_dsn_over_tcp(warehouse, mariadb):
     assert password.encode() not in warehouse.read_bytes()
     bad = run_cli(PYTHON, "-m", "validation", "run", "--warehouse", str(warehouse),
                   env={"PINOLOFT_DSN": f"mysql://pinoloft_admin:wrong-{password}@127.0.0.1:{port}"}, check=False)
-    assert bad.returncode == 1 and f"cannot connect to 127.0.0.1:{port} as pinoloft_admin" in bad.stderr
+    # the server refused the login: an outside service's refusal (4)
+    assert bad.returncode == 4 and f"error: cannot connect to 127.0.0.1:{port} as pinoloft_admin" in bad.stderr
     assert password not in bad.stderr
 
 
@@ -129,6 +144,48 @@ def test_ctrl_c_keeps_committed_work_and_a_rerun_continues(warehouse, tmp_path):
     assert not (server_dir / "server.json").exists()  # the run stopped the server it started, both times
 
 
+def test_a_server_that_dies_mid_run_exits_4_and_marks_the_run_interrupted(warehouse, tmp_path):
+    """The CLI's own throwaway server is killed (SIGKILL, as a crash) while pairs run: the runner's reconnects
+    fail, ServerLost stops the run, and `python -m validation` exits 4 (an outside service failed)."""
+    import subprocess
+    import time
+
+    from validation import ThrowawayServer
+    from validation.errors import TargetError
+    from validation.server import READER_USER, Endpoint, os_user
+
+    server_dir = tmp_path / "mariadb"
+    command = [PYTHON, "-m", "validation", "--quiet", "--warehouse", str(warehouse), "run", "--all", "--repeats",
+               "40", "--server-dir", str(server_dir)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = ThrowawayServer(server_dir)
+    executing = False
+    # Wait until the reader works inside a validation database (pairs are running), then kill the server.
+    while not executing and process.poll() is None:
+        state = server.running()
+        if state is not None:
+            # the administrator over the socket server.json names (as ThrowawayServer.admin, without its folders)
+            admin = Endpoint(user=os_user(), unix_socket=state["socket"])
+            try:
+                with admin.connect() as connection, connection.cursor() as cursor:
+                    cursor.execute("SELECT count(*) FROM information_schema.processlist WHERE user = %s "
+                                   "AND db LIKE 'pinolo\\_%%'", (READER_USER,))
+                    executing = cursor.fetchone()[0] > 0
+            except TargetError:
+                pass  # the server is still starting
+        time.sleep(0.05)
+    assert executing, process.communicate(timeout=120)[1]
+    server.kill()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 4, stderr
+    last = stderr.splitlines()[-1]
+    assert last.startswith("error: the server at socket ") and "went away" in last
+    assert "; rerun to continue where this run stopped" in last
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        status, message = con.execute("SELECT status, message FROM raw.validation_invocations").fetchall()[0]
+    assert status == "interrupted" and message == last.removeprefix("error: ")
+
+
 # A password written to break out of the shell line the Makefile used to paste the DSN into ('…'), and out of
 # make itself: each part creates a file (relative to make's folder) if anything ever parses it.
 HOSTILE_PASSWORD = "';touch p;'$(touch q)`touch r`$(shell touch s)\\ \"x"
@@ -136,17 +193,18 @@ HOSTILE_PASSWORD = "';touch p;'$(touch q)`touch r`$(shell touch s)\\ \"x"
 
 def _make(*args: str, cwd: Path, env: dict[str, str] | None = None, **popen) -> subprocess.Popen[str]:
     """`make -f <repo>/Makefile ARGS` from `cwd` (an empty folder, where an injected `touch` would land)."""
-    return subprocess.Popen(["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), f"PY={PYTHON}", *args],
+    return subprocess.Popen(["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), f"PY={PYTHON}",
+                             f"PINOLOFT={PINOLOFT}", *args],
                             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})}, **popen)
 
 
 @pytest.mark.parametrize("password, error", [
     # the issue's form: its '/' ends the DSN's host part early, so the CLI refuses the DSN itself
-    ("';touch TMP/p;'x", "ERROR validation: a DSN looks like mysql://user:password@host:port"),
+    ("';touch TMP/p;'x", "error: a DSN looks like mysql://user:password@host:port"),
     # whole DSNs: the CLI tries the server they name
-    ("';touch p;'x", "ERROR validation: cannot connect to 127.0.0.1:1 as u: "),
-    (HOSTILE_PASSWORD, "ERROR validation: cannot connect to 127.0.0.1:1 as u: "),
+    ("';touch p;'x", "error: cannot connect to 127.0.0.1:1 as u: "),
+    (HOSTILE_PASSWORD, "error: cannot connect to 127.0.0.1:1 as u: "),
 ])
 def test_make_validate_never_lets_the_shell_or_make_read_the_dsn(password, error, tmp_path):
     password = password.replace("TMP", str(tmp_path))
@@ -154,10 +212,11 @@ def test_make_validate_never_lets_the_shell_or_make_read_the_dsn(password, error
     folder.mkdir()
     warehouse = tmp_path / "warehouse.duckdb"
     duckdb.connect(str(warehouse)).close()
-    make = _make("validate-run", f"WAREHOUSE={warehouse}", f"DSN=mysql://u:{password}@127.0.0.1:1", cwd=folder)
+    make = _make("validate", f"WAREHOUSE={warehouse}", f"DSN=mysql://u:{password}@127.0.0.1:1", cwd=folder)
     stdout, stderr = make.communicate(timeout=300)
     assert list(folder.iterdir()) == [] and not (tmp_path / "p").exists()  # nothing ran
-    assert make.returncode == 2 and "Traceback" not in stderr  # the CLI failed (exit 1), so make did
+    assert make.returncode == 2 and "Traceback" not in stderr  # the CLI failed (exit 2 or 4), so make did
+    assert "dbt" not in stdout + stderr  # a run that failed builds nothing after it
     assert stdout == "validating on mariadb (server from DSN)\n"
     assert error in stderr
     assert password not in stdout + stderr and "touch" not in stdout + stderr
@@ -190,11 +249,11 @@ def test_a_hostile_password_reaches_the_server_intact_and_never_an_argv_but_make
     dsn = f"mysql://pinoloft_hostile:{HOSTILE_PASSWORD}@localhost/?unix_socket={socket}"
     folder = tmp_path / "make-runs-here"
     folder.mkdir()
-    settings = ["validate-run", f"WAREHOUSE={warehouse}", "DATASET=demo", "REPEATS=1", "QUIET=--quiet"]
+    settings = ["validate", f"WAREHOUSE={warehouse}", "DATASET=demo", "REPEATS=1", "QUIET=--quiet"]
     if via == "make DSN=":
         dry_run = _make("-n", *settings, f"DSN={dsn}", cwd=folder)
         printed, _ = dry_run.communicate(timeout=60)
-        assert dry_run.returncode == 0 and f"{PYTHON} -m validation --quiet run --warehouse {warehouse}" in printed
+        assert dry_run.returncode == 0 and f"{PINOLOFT} --quiet --warehouse {warehouse} validate" in printed
         assert HOSTILE_PASSWORD not in printed  # the recipe make would hand to the shell never holds it
         make = _make(*settings, f"DSN={dsn}", cwd=folder)
     else:
@@ -203,8 +262,9 @@ def test_a_hostile_password_reaches_the_server_intact_and_never_an_argv_but_make
     secret, seen_holding, seen_validation = HOSTILE_PASSWORD.encode(), {}, False
     while make.poll() is None:
         seen_holding.update(_processes_holding(secret))
-        seen_validation = seen_validation or any(
-            str(warehouse).encode() in argv for argv in _processes_holding(b"-m\0validation\0").values())
+        # the CLI's argv alone holds "--warehouse W validate" (make's holds WAREHOUSE=W and the goal)
+        cli_argv = b"--warehouse\0" + bytes(warehouse) + b"\0validate\0"
+        seen_validation = seen_validation or bool(_processes_holding(cli_argv))
     stdout, stderr = make.communicate(timeout=300)
     assert make.returncode == 0, stderr
     assert seen_validation  # the scan did see the CLI's own process while it ran
@@ -217,7 +277,10 @@ def test_a_hostile_password_reaches_the_server_intact_and_never_an_argv_but_make
     assert f"at socket {socket}, scope dataset:demo: finished" in stderr
     assert HOSTILE_PASSWORD not in stdout + stderr
     assert secret not in warehouse.read_bytes()
-    assert list(folder.iterdir()) == []
+    # `make validate` then rebuilds dbt and writes the report (relative to make's folder): that file, nothing else
+    written = sorted(path.relative_to(folder) for path in folder.rglob("*") if not path.is_dir())
+    assert written == [Path("data/validation/mariadb/report.md")]
+    assert not any((folder / name).exists() or (tmp_path / name).exists() for name in "pqrs")
 
 
 def test_a_dsn_in_argv_is_a_usage_error_that_names_the_environment_variable(warehouse, tmp_path):

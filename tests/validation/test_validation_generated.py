@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from mutations import apply_candidate, candidates
-from mutations.querygen import QueryGenerator
 from mutations.sqlsim import simplify
+from simulator.querygen import QueryGenerator
 from validation import StatementRunner, load_target
 from validation.targets import error_class
 

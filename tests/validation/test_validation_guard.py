@@ -11,7 +11,7 @@ from validation_helpers import ROOT
 
 from mutations.formats import OUTPUT_DATA_SQL
 from mutations.parser import parse
-from mutations.querygen import QueryGenerator
+from simulator.querygen import QueryGenerator
 from validation import DataSqlError, split_data_sql, statement_refusal
 from validation.guard import MAX_DATA_SQL_CHARS, MAX_STATEMENT_CHARS
 
