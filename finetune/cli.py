@@ -33,7 +33,7 @@ __all__ = [
 log = logging.getLogger("finetune")
 
 # What Ctrl-C prints: nothing stored is lost, and following a job again picks up where the warehouse stops.
-INTERRUPTED = "interrupted: what was stored stays; `python -m finetune watch` resumes"
+INTERRUPTED = "interrupted: what was stored stays; `pinoloft jobs watch` resumes"
 DEFAULT_PLOTS = Path("data/finetune/plots")
 DEFAULT_POLL_S = 5.0
 

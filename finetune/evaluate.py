@@ -92,7 +92,7 @@ def _job_mutators(job_id: str, store: Store | None) -> list[Mutator]:
     rows = store.query("SELECT model_name, kind, step FROM finetune.models WHERE job_id = ? "
                        "ORDER BY kind = 'final', step", [job_id]) if store else []
     if not rows:
-        raise PlanError(f"job {job_id} has no model in finetune.models: `python -m finetune watch {job_id}` first")
+        raise PlanError(f"job {job_id} has no model in finetune.models: `pinoloft jobs watch {job_id}` first")
     return [Mutator(f"job:{job_id}" if kind == "final" else f"job:{job_id}@{step}", "chat", name)
             for name, kind, step in rows]
 

@@ -398,7 +398,7 @@ def api_job(job_id: str) -> str:
     """`job_id`, unless it is a local LoRA job, which no service knows (UsageError)."""
     if job_id.startswith("local-"):
         raise UsageError(f"{job_id} is a local LoRA job: `train --backend local` follows it itself (rerun the same "
-                         "command to resume it); its state is in finetune.jobs (`python -m finetune list`)")
+                         "command to resume it); its state is in finetune.jobs (`pinoloft jobs list`)")
     return job_id
 
 

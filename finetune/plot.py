@@ -31,7 +31,7 @@ def plot_job(store: Store, job_id: str, output: Path) -> Path:
             "FROM finetune.job_metrics WHERE job_id = ? ORDER BY step", [job_id])
         source = "metrics events"
     if not rows:
-        raise FinetuneError(f"no metrics stored for {job_id} yet: `python -m finetune watch {job_id}` first")
+        raise FinetuneError(f"no metrics stored for {job_id} yet: `pinoloft jobs watch {job_id}` first")
     model = (store.query("SELECT coalesce(fine_tuned_model, model) FROM finetune.jobs WHERE job_id = ?", [job_id])
              or [(job_id,)])[0][0]
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100)

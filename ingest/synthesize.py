@@ -81,7 +81,7 @@ def synthesize(warehouse: str | os.PathLike[str], *, quiet: bool | None = None) 
     """Derive top-up pairs for every dataset with top_up (replacing their rows); see the module doc."""
     began = time.perf_counter()
     if not os.path.exists(os.fspath(warehouse)):
-        raise WarehouseError(f"no warehouse at {os.fspath(warehouse)}: run `python -m ingest load` first")
+        raise WarehouseError(f"no warehouse at {os.fspath(warehouse)}: run `pinoloft ingest` first")
     with write_transaction(warehouse) as con:
         ensure_schema(con, "raw")
         report = _synthesize(con, quiet)
@@ -103,7 +103,7 @@ def _synthesize(con: Any, quiet: bool | None) -> SynthesizeReport:
                             "(SELECT pair_hash FROM raw.mutation_verdicts)").fetchall()[0][0]
     if unchecked:
         raise StepOrderError(f"{unchecked} pair(s) of raw.bug_reports have no verdict yet: run "
-                             "`python -m ingest check` before `synthesize`")
+                             "`pinoloft check` before the top-ups")
     by_dataset: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for row in configs:
         by_dataset[row[0]].append(row)

@@ -131,7 +131,7 @@ def check_pairs(warehouse: str | os.PathLike[str], *, jobs: int | None = None,
         raise IngestError(f"--jobs must be at least 1, got {jobs}")
     jobs = jobs or os.cpu_count() or 1
     if not os.path.exists(os.fspath(warehouse)):
-        raise WarehouseError(f"no warehouse at {os.fspath(warehouse)}: run `python -m ingest load` first")
+        raise WarehouseError(f"no warehouse at {os.fspath(warehouse)}: run `pinoloft ingest` first")
     version = engine_version()
     with WorkerPool(jobs) as pool:
         con = connect(warehouse)

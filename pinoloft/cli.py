@@ -119,7 +119,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # What Ctrl-C leaves behind, in the words of the front door's commands.
 INTERRUPTED_INGEST = "interrupted: nothing was committed, the warehouse is as it was before this run"
 INTERRUPTED_VALIDATE = "interrupted: the pairs run so far are logged; rerun `pinoloft validate` to continue"
-INTERRUPTED_JOBS = "interrupted: what was stored stays; `pinoloft jobs watch` resumes"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,11 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     exporters_cli.add_export_command(commands, "export")
     exporters_cli.add_check_command(commands, "check-export")
 
-    finetune_cli.add_train_command(commands, "train").set_defaults(interrupted_message=INTERRUPTED_JOBS)
+    finetune_cli.add_train_command(commands, "train").set_defaults(interrupted_message=finetune_cli.INTERRUPTED)
     finetune_cli.add_serve_command(commands, "serve")
     finetune_cli.add_evaluate_command(commands, "evaluate")
-    finetune_cli.add_jobs_command(commands, "jobs").set_defaults(interrupted_message=INTERRUPTED_JOBS)
-    finetune_cli.add_experiments_command(commands, "experiments").set_defaults(interrupted_message=INTERRUPTED_JOBS)
+    finetune_cli.add_jobs_command(commands, "jobs").set_defaults(interrupted_message=finetune_cli.INTERRUPTED)
+    finetune_cli.add_experiments_command(commands, "experiments").set_defaults(interrupted_message=finetune_cli.INTERRUPTED)
 
     sql = subcommand(
         commands, "sql", help="read-only SQL on the warehouse (a prompt when no query is given)",

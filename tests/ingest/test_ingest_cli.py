@@ -118,9 +118,9 @@ def test_errors_of_each_kind_exit_with_their_code(clean_tree, tmp_path, elsewher
     assert run("datasets", "--dir", str(folder), "--require", "smal") == (
         2, f"error: unknown dataset 'smal': the configs in {folder} define small\n")
     assert run("check", "-w", str(warehouse)) == (
-        2, f"error: no warehouse at {warehouse}: run `python -m ingest load` first\n")
+        2, f"error: no warehouse at {warehouse}: run `pinoloft ingest` first\n")
     assert run("synthesize", "-w", str(warehouse)) == (
-        2, f"error: no warehouse at {warehouse}: run `python -m ingest load` first\n")
+        2, f"error: no warehouse at {warehouse}: run `pinoloft ingest` first\n")
     assert not warehouse.exists()
 
     # steps in the wrong order (2): top-ups need the verdicts of `check` first
@@ -129,8 +129,8 @@ def test_errors_of_each_kind_exit_with_their_code(clean_tree, tmp_path, elsewher
     pending = scalar(warehouse, "SELECT count(DISTINCT pair_hash) FROM raw.bug_reports")
     assert pending > 0
     assert run("synthesize", "-w", str(warehouse)) == (
-        2, f"error: {pending} pair(s) of raw.bug_reports have no verdict yet: run `python -m ingest check` before "
-           "`synthesize`\n")
+        2, f"error: {pending} pair(s) of raw.bug_reports have no verdict yet: run `pinoloft check` before "
+           "the top-ups\n")
     assert scalar(warehouse, "SELECT count(*) FROM raw.synthetic_pairs") == 0
     assert run("check", "-w", str(warehouse), "--jobs", "1")[0] == 0
     assert scalar(warehouse, "SELECT count(*) FROM raw.mutation_verdicts") >= pending

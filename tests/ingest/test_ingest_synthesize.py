@@ -50,7 +50,7 @@ def _synthetic(warehouse):
 def test_synthesize_needs_verdicts_first(warehouse, tmp_path):
     _configure(tmp_path, warehouse)
     with pytest.raises(StepOrderError, match=r"pair\(s\) of raw.bug_reports have no verdict yet: run "
-                                             r"`python -m ingest check` before `synthesize`"):
+                                             r"`pinoloft check` before the top-ups"):
         synthesize(warehouse, quiet=True)
 
 

@@ -86,5 +86,5 @@ def test_check_needs_a_warehouse(tmp_path):
     result = subprocess.run([sys.executable, "-m", "ingest", "check", "--warehouse", str(tmp_path / "missing.duckdb")],
                             cwd=REPO, capture_output=True, text=True, check=False)
     assert (result.returncode, result.stderr) == (
-        2, f"error: no warehouse at {tmp_path / 'missing.duckdb'}: run `python -m ingest load` first\n")
+        2, f"error: no warehouse at {tmp_path / 'missing.duckdb'}: run `pinoloft ingest` first\n")
     assert not (tmp_path / "missing.duckdb").exists()
