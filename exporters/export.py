@@ -297,7 +297,8 @@ def export_dataset(warehouse: str | Path, dataset: str, out_dir: str | Path = "d
         raise
     finally:
         con.close()
-    log.info("exported %s: %s examples (%s) to %s", dataset, f"{sum(counts.values()):,}",
+    # debug: the CLI prints this summary itself (with the epochs and cost); once is enough at the default level
+    log.debug("exported %s: %s examples (%s) to %s", dataset, f"{sum(counts.values()):,}",
              ", ".join(f"{split} {counts[split]:,}" for split in SPLITS), directory)
     return ExportResult(dataset=dataset, directory=directory, split_counts=counts, results=results,
                         total=total_result, overlap=overlap, report=report, files=[item.target for item in staged])
