@@ -223,6 +223,13 @@ class LocalPlan:
     max_steps: int | None = None
     merge: bool = False
     experiment: str | None = None
+    # memory savers and the data rules of a recipe (finetune/recipes/*.yml)
+    gradient_accumulation_steps: int = 1
+    gradient_checkpointing: bool = False
+    quantization: str = "none"  # none | 4bit | 8bit (bitsandbytes, CUDA only)
+    lora_target_modules: str | list[str] = "all-linear"
+    over_length: str = "truncate"  # drop | truncate: what happens to an example longer than max_length
+    recipe: Path | None = None
 
     @property
     def final_name(self) -> str:
