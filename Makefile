@@ -14,7 +14,10 @@ DATASETS_DIR ?= datasets
 QUIET ?=
 TARGET ?= mariadb
 MODEL ?=
-EPOCHS ?= auto
+EPOCHS ?=
+RECIPE ?=
+PREVIEW ?=
+FORMATS ?=
 SUFFIX ?=
 SUBMIT ?=
 MODELS ?= reference identity
@@ -104,20 +107,24 @@ server-stop:  ## stop it
 	$(PINOLOFT) server stop
 
 # The selected dataset(s) as chat JSONL + meta + report (reads the warehouse read-only); all without DATASET.
-export:  ## a dataset's JSONL files, sidecars and report (DATASET=NAME)
-	$(RUN) export $(if $(DATASET),--dataset $(DATASET))
+# FORMATS="hf llamafactory axolotl vertex" (or all) also writes the files other trainers and services read.
+export:  ## a dataset's JSONL files, sidecars and report (DATASET=NAME; FORMATS="hf llamafactory axolotl vertex")
+	$(RUN) export $(if $(DATASET),--dataset $(DATASET)) $(foreach format,$(FORMATS),--format $(format))
 
 # A fine-tuning job on the exported dataset: a dry run (check, cost, plan) unless SUBMIT=1. The export is made
-# first when it is missing (from PINOLO_OUTPUT, the bundled sample by default). BACKEND=local BASE_MODEL=DIR:
-# LoRA on a local model folder, trained right away (resumes from its last checkpoint when rerun).
-train:  ## fine-tuning: a dry run, or SUBMIT=1; BACKEND=local BASE_MODEL=DIR for LoRA
-	@test -n "$(DATASET)" || { echo "make train needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
-	@test "$(BACKEND)" != local -o -n "$(BASE_MODEL)" || { echo "make train BACKEND=local needs BASE_MODEL=<local model folder>"; exit 2; }
-	@$(PINOLOFT) --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)
-	@test -f data/exports/$(DATASET)/train.jsonl || $(MAKE) --no-print-directory ingest transform export
-	$(RUN) train --backend $(BACKEND) --dataset $(DATASET) --epochs $(EPOCHS) \
-		$(if $(MODEL),--model $(MODEL)) $(if $(SUFFIX),--suffix $(SUFFIX)) $(if $(SUBMIT),--submit) \
-		$(if $(BASE_MODEL),--base-model $(BASE_MODEL)) $(if $(LORA_R),--lora-r $(LORA_R)) $(if $(MERGE),--merge)
+# first when it is missing (from PINOLO_OUTPUT, the bundled sample by default). BACKEND=local: LoRA on a local
+# model folder, from RECIPE=finetune/recipes/<file>.yml and/or BASE_MODEL=DIR (flags override the recipe); its
+# dry run renders every example with the model's own tokenizer (PREVIEW=N shows N), SUBMIT=1 trains (a rerun
+# resumes from the last checkpoint).
+train:  ## fine-tuning: a dry run, or SUBMIT=1; BACKEND=local RECIPE=FILE (or BASE_MODEL=DIR) for LoRA
+	@test -n "$(DATASET)$(RECIPE)" || { echo "make train needs DATASET=<name> (e.g. DATASET=demo), or RECIPE=<file> with BACKEND=local"; exit 2; }
+	@test "$(BACKEND)" != local -o -n "$(BASE_MODEL)$(RECIPE)" || { echo "make train BACKEND=local needs RECIPE=<finetune/recipes/…yml> or BASE_MODEL=<local model folder>"; exit 2; }
+	@test -z "$(DATASET)" || $(PINOLOFT) --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)
+	@test -z "$(DATASET)" -o -f data/exports/$(DATASET)/train.jsonl || $(MAKE) --no-print-directory ingest transform export
+	$(RUN) train --backend $(BACKEND) $(if $(DATASET),--dataset $(DATASET)) $(if $(RECIPE),--recipe $(RECIPE)) \
+		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(MODEL),--model $(MODEL)) $(if $(SUFFIX),--suffix $(SUFFIX)) \
+		$(if $(SUBMIT),--submit) $(if $(PREVIEW),--preview $(PREVIEW)) $(if $(BASE_MODEL),--base-model $(BASE_MODEL)) \
+		$(if $(LORA_R),--lora-r $(LORA_R)) $(if $(MERGE),--merge)
 
 # An OpenAI-compatible server on 127.0.0.1:PORT for a LoRA adapter or merged model folder (vLLM when installed
 # with a GPU, else transformers): then OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 OPENAI_API_KEY=x make evaluate.

@@ -1,4 +1,5 @@
-"""exporters: marts.dataset_examples to chat JSONL with sidecars, and the data check of chat JSONL files.
+"""exporters: marts.dataset_examples to chat JSONL with sidecars (and, on demand, the same examples for
+other trainers: hf Parquet, LLaMA-Factory, axolotl, Vertex AI), and the data check of chat JSONL files.
 
 Floor 1 of pinoloft: imports only the base floor (`pinoloft_base`); reads the warehouse read-only.
 
@@ -13,16 +14,20 @@ from .errors import (
     DatasetNotFoundError,
     EncodingDataError,
     ExportersError,
+    UnknownFormatError,
     UnknownModelError,
     WarehouseError,
 )
 from .export import ExportResult, export_dataset, export_datasets
+from .formats import FORMATS, KNOWN_FORMATS, parse_formats
 from .models import ModelSpec, default_epochs, get_model, load_models
 from .stats import distribution, nearest_rank
 from .tokens import TokenCounter, get_encoding
 
 __all__ = [
+    "FORMATS",
     "FORMAT_ERROR_CATEGORIES",
+    "KNOWN_FORMATS",
     "CheckResult",
     "ConfigError",
     "DatasetNotFoundError",
@@ -31,6 +36,7 @@ __all__ = [
     "ExportersError",
     "ModelSpec",
     "TokenCounter",
+    "UnknownFormatError",
     "UnknownModelError",
     "WarehouseError",
     "check_examples",
@@ -44,4 +50,5 @@ __all__ = [
     "get_model",
     "load_models",
     "nearest_rank",
+    "parse_formats",
 ]

@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from pinoloft_base.cli import command_parser, jobs_option, run, subcommand
 from pinoloft_base.errors import EXIT_FINDINGS, EXIT_OK
 
 from .check import check_file
 from .export import export_datasets
+from .formats import FORMATS, KNOWN_FORMATS
 from .models import load_models
 from .report import check_text, usd
 
@@ -24,7 +26,8 @@ INTERRUPTED_EXPORT = "interrupted: the dataset being exported keeps its previous
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    results = export_datasets(args.warehouse, args.dataset, args.out, model=args.model, threads=args.jobs)
+    results = export_datasets(args.warehouse, args.dataset, args.out, model=args.model, threads=args.jobs,
+                              formats=args.format)
     status = EXIT_OK
     for result in results:
         report = result.report
@@ -41,6 +44,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"  warning: {warning}")
         if args.strict and result.warnings:
             status = EXIT_FINDINGS
+        for name, entry in report.get("formats", {}).items():
+            names = ", ".join(Path(path).name for path in entry["files"])
+            print(f"  {name}: {result.directory}/{entry['folder']} ({names})")
         print(f"  report: {result.directory}/report.md, {result.directory}/report.json")
     return status
 
@@ -74,12 +80,16 @@ def add_export_command(commands, name: str = "export") -> argparse.ArgumentParse
         commands, name,
         help="write train/validation/test JSONL, sidecars and a checked report for a dataset",
         description="Reads marts.dataset_examples (read-only) and writes <out>/<dataset>/{train,validation,test}"
-        ".jsonl, a .meta.jsonl beside each (same line order), report.json and report.md.",
+        ".jsonl, a .meta.jsonl beside each (same line order), report.json and report.md; with --format, the same "
+        "examples for other trainers too, one folder per format (docs/export.md).",
     )
     export.add_argument("--dataset", "-d", action="append", metavar="NAME",
                         help="dataset to export (repeatable; default: every dataset in the warehouse)")
     export.add_argument("--out", "-o", default="data/exports", help="output folder (default: data/exports)")
     export.add_argument("--model", "-m", default=None, help="model for limits and price (default: gpt-4o-mini)")
+    export.add_argument("--format", "-f", action="append", metavar="NAME",
+                        help=f"also write this format: {', '.join(FORMATS)}, or all (repeatable, or a comma list; "
+                        f"the OpenAI files are always written; known: {', '.join(KNOWN_FORMATS)})")
     jobs_option(export, "token-counting threads")
     export.add_argument("--strict", action="store_true", help="exit with 1 on warnings too (overlap, duplicates…)")
     # A dataset's files are renamed into place only once its whole export has succeeded (exporters.export).

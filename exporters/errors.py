@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pinoloft_base.errors import PinoloftError, WarehouseBusyError, WarehouseError
 
-__all__ = ["ConfigError", "DatasetNotFoundError", "EncodingDataError", "ExportersError", "UnknownModelError",
-           "WarehouseBusyError", "WarehouseError"]
+__all__ = ["ConfigError", "DatasetNotFoundError", "EncodingDataError", "ExportersError", "UnknownFormatError",
+           "UnknownModelError", "WarehouseBusyError", "WarehouseError"]
 
 
 class ExportersError(PinoloftError):
@@ -40,3 +40,13 @@ class ConfigError(ExportersError):
 
 class EncodingDataError(ExportersError):
     """The local BPE file of a tokenizer encoding is missing or does not match tiktoken's expected SHA-256."""
+
+
+class UnknownFormatError(ExportersError):
+    """An export format that is not one of `exporters.formats.KNOWN_FORMATS`; carries the known names."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = list(known)
+        super().__init__(f"unknown export format {name!r}: expected one of {', '.join(self.known)} "
+                         "(repeat --format or separate names with commas)")

@@ -8,7 +8,9 @@ For a dataset NAME it writes, under `<out>/NAME/`:
 * `train.meta.jsonl`, ...: line N describes line N of the data file (ids, DBMS, strategy, provenance,
   lengths, token counts, validation status, synthetic flag, format errors);
 * `report.json` and `report.md`: the data check of each split and of the whole export, with the overlap
-  of user contents (and of original fingerprints) across splits and the counts per strategy and DBMS.
+  of user contents (and of original fingerprints) across splits and the counts per strategy and DBMS;
+* with `formats`, the same examples for other trainers and services, one folder per format
+  (`hf/`, `llamafactory/`, `axolotl/`, `vertex/`: exporters.formats), listed with their sha256 in the report.
 
 Tokens are counted once, while writing; the report is the same check as `python -m exporters check`.
 Every file is first written beside its target under a temporary name and renamed into place only when
@@ -19,25 +21,25 @@ gives byte-identical files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pinoloft_base.console import progress_bar
 from pinoloft_base.warehouse import connect
 
 from .check import Analyzer, CheckResult, ExampleStats, Summary
 from .errors import DatasetNotFoundError, ExportersError
+from .formats import FormatWriter, open_writers, parse_formats, remove_stale
 from .models import ModelSpec, get_model
 from .report import export_markdown
+from .staging import StagedFile
 from .tokens import TokenCounter, get_encoding
 from .warehouse import SPLITS, check_columns, iter_examples, list_datasets, split_counts
 
@@ -46,51 +48,6 @@ log = logging.getLogger("exporters.export")
 _FLAG_NAMES = {True: "true", False: "false"}
 SPLIT_PAIRS = (("train", "validation"), ("train", "test"), ("validation", "test"))
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-
-
-class _StagedFile:
-    """A file written under a temporary name beside its target, hashed as it goes."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        self.temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        self.handle: IO[bytes] = open(self.temp, "wb")  # noqa: SIM115 (closed by close/commit/discard)
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-        self.lines = 0
-
-    def write_lines(self, lines: list[str]) -> None:
-        if not lines:
-            return
-        data = ("\n".join(lines) + "\n").encode("utf-8")
-        self.handle.write(data)
-        self.sha256.update(data)
-        self.size += len(data)
-        self.lines += len(lines)
-
-    def write_text(self, text: str) -> None:
-        data = text.encode("utf-8")
-        self.handle.write(data)
-        self.sha256.update(data)
-        self.size += len(data)
-
-    def close(self) -> None:
-        if not self.handle.closed:
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-            self.handle.close()
-
-    def commit(self) -> None:
-        self.close()
-        os.replace(self.temp, self.target)
-
-    def discard(self) -> None:
-        if not self.handle.closed:
-            self.handle.close()
-        try:
-            self.temp.unlink()
-        except FileNotFoundError:
-            pass
 
 
 @dataclass
@@ -105,6 +62,7 @@ class ExportResult:
     overlap: dict[str, dict[str, int]]
     report: dict[str, Any]
     files: list[Path] = field(default_factory=list)
+    formats: tuple[str, ...] = ()  # the extra formats written (exporters.formats), beside the OpenAI files
 
     @property
     def n_format_errors(self) -> int:
@@ -206,10 +164,12 @@ class _Tally:
         self.synthetic: dict[str, Counter] = {split: Counter() for split in SPLITS}
         self.validation: dict[str, Counter] = {split: Counter() for split in SPLITS}
 
-    def write(self, split: str, batch: _Batch, data_file: _StagedFile, meta_file: _StagedFile) -> None:
-        """Finish a batch (wait for its token counts), tally it and write its data and sidecar lines."""
+    def write(self, split: str, batch: _Batch, data_file: StagedFile, meta_file: StagedFile) -> list[dict[str, Any]]:
+        """Finish a batch (wait for its token counts), tally it and write its data and sidecar lines; returns
+        the sidecar dicts (for the other formats' writers)."""
         summary = self.summaries[split]
         metas = []
+        meta_lines = []
         for number, (row, stats) in enumerate(zip(batch.rows, batch.finish()), start=batch.first_line):
             summary.add(stats, token_limit=self.token_limit)
             self.total.add(stats, source=summary.source, token_limit=self.token_limit)
@@ -221,36 +181,46 @@ class _Tally:
                 self.fingerprints[split].add(row["original_fingerprint"])
             self.synthetic[split][_FLAG_NAMES.get(row["is_synthetic"], "null")] += 1
             self.validation[split][str(row["validation_status"])] += 1
-            metas.append(json.dumps(_meta(row, self.dataset, split, number, stats, self.token_limit),
-                                    ensure_ascii=False, default=_json_default))
+            meta = _meta(row, self.dataset, split, number, stats, self.token_limit)
+            metas.append(meta)
+            meta_lines.append(json.dumps(meta, ensure_ascii=False, default=_json_default))
         data_file.write_lines(batch.lines)
-        meta_file.write_lines(metas)
+        meta_file.write_lines(meta_lines)
+        return metas
 
 
 def export_dataset(warehouse: str | Path, dataset: str, out_dir: str | Path = "data/exports", *,
                    model: str | ModelSpec | None = None, threads: int | None = None, batch_size: int = 2048,
-                   quiet: bool | None = None) -> ExportResult:
-    """Export `dataset` from the warehouse (opened read-only) into `<out_dir>/<dataset>/`."""
+                   quiet: bool | None = None, formats: str | list[str] | tuple[str, ...] | None = None) -> ExportResult:
+    """Export `dataset` from the warehouse (opened read-only) into `<out_dir>/<dataset>/`.
+
+    `formats` adds other trainers' formats (exporters.formats: hf, llamafactory, axolotl, vertex, all),
+    written from the same rows in the same order; without it the files are exactly those of the OpenAI
+    export. Files of a format not asked for left there by an earlier export are removed once this one has
+    succeeded, since they would no longer match."""
     if not _SAFE_NAME.fullmatch(dataset):
         raise ExportersError(f"dataset name {dataset!r} cannot be used as a folder name")
+    extra = parse_formats(formats)
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     encoding = get_encoding(spec.encoding)
     con = connect(warehouse, read_only=True)
-    staged: list[_StagedFile] = []
+    staged: list[StagedFile] = []
+    writers: list[FormatWriter] = []
     try:
         present = check_columns(con)
         counts = split_counts(con, dataset)
         directory = Path(out_dir) / dataset
         directory.mkdir(parents=True, exist_ok=True)
+        writers = open_writers(extra, directory, dataset)
         tally = _Tally(dataset, spec.token_limit)
         files: dict[str, dict[str, Any]] = {}
         with TokenCounter(encoding, threads) as counter, \
                 progress_bar(total=sum(counts.values()), desc=f"export {dataset}", unit="ex", quiet=quiet) as bar:
             analyzer = Analyzer(spec, counter)
             for split in SPLITS:
-                data_file = _StagedFile(directory / f"{split}.jsonl")
+                data_file = StagedFile(directory / f"{split}.jsonl")
                 staged.append(data_file)
-                meta_file = _StagedFile(directory / f"{split}.meta.jsonl")
+                meta_file = StagedFile(directory / f"{split}.meta.jsonl")
                 staged.append(meta_file)
                 line = 0
                 pending: _Batch | None = None
@@ -262,12 +232,14 @@ def export_dataset(warehouse: str | Path, dataset: str, out_dir: str | Path = "d
                     started = _Batch(rows, lines, analyzer.start(items, lines=lines, track_user=True), line + 1)
                     line += len(rows)
                     if pending is not None:
-                        tally.write(split, pending, data_file, meta_file)
+                        _write_batch(tally, split, pending, data_file, meta_file, writers)
                         bar.update(len(pending.rows))
                     pending = started
                 if pending is not None:
-                    tally.write(split, pending, data_file, meta_file)
+                    _write_batch(tally, split, pending, data_file, meta_file, writers)
                     bar.update(len(pending.rows))
+                for writer in writers:
+                    writer.end_split(split)
                 data_file.close()
                 meta_file.close()
                 files[data_file.target.name] = {"examples": data_file.lines, "bytes": data_file.size,
@@ -281,32 +253,58 @@ def export_dataset(warehouse: str | Path, dataset: str, out_dir: str | Path = "d
             "original_fingerprint": {f"{a}/{b}": len(tally.fingerprints[a] & tally.fingerprints[b])
                                      for a, b in SPLIT_PAIRS},
         }
+        format_files = None
+        if writers:
+            format_files = {}
+            for writer in writers:
+                writer.finish(counts)
+                format_files[writer.name] = {"folder": f"{writer.name}/", "files": writer.files()}
         report = _report(dataset, spec, encoding.name, files, results, total_result, overlap, tally.synthetic,
-                         tally.validation)
-        report_json = _StagedFile(directory / "report.json")
+                         tally.validation, format_files)
+        for writer in writers:
+            report["warnings"].extend(writer.warnings(counts))
+        report_json = StagedFile(directory / "report.json")
         staged.append(report_json)
         report_json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=_json_default) + "\n")
-        report_md = _StagedFile(directory / "report.md")
+        report_md = StagedFile(directory / "report.md")
         staged.append(report_md)
         report_md.write_text(export_markdown(report, results, total_result))
         for item in staged:
             item.commit()
+        for writer in writers:
+            writer.commit()
     except BaseException:
         for item in staged:
             item.discard()
+        for writer in writers:
+            writer.discard()
         raise
     finally:
         con.close()
+    for path in remove_stale(directory, extra):
+        log.info("removed %s: written by an earlier export, it no longer matches this one", path)
     # debug: the CLI prints this summary itself (with the epochs and cost); once is enough at the default level
     log.debug("exported %s: %s examples (%s) to %s", dataset, f"{sum(counts.values()):,}",
              ", ".join(f"{split} {counts[split]:,}" for split in SPLITS), directory)
     return ExportResult(dataset=dataset, directory=directory, split_counts=counts, results=results,
-                        total=total_result, overlap=overlap, report=report, files=[item.target for item in staged])
+                        total=total_result, overlap=overlap, report=report,
+                        files=[item.target for item in staged]
+                        + [item.target for writer in writers for item in writer.staged],
+                        formats=extra)
+
+
+def _write_batch(tally: _Tally, split: str, batch: _Batch, data_file: StagedFile, meta_file: StagedFile,
+                 writers: list[FormatWriter]) -> None:
+    """One batch into the OpenAI file and its sidecar, then into every other format asked for."""
+    metas = tally.write(split, batch, data_file, meta_file)
+    for writer in writers:
+        writer.write(split, batch.rows, batch.lines, metas)
 
 
 def _report(dataset: str, spec: ModelSpec, encoding: str, files: dict[str, dict[str, Any]],
             results: dict[str, CheckResult], total: CheckResult, overlap: dict[str, dict[str, int]],
-            synthetic: dict[str, Counter], validation: dict[str, Counter]) -> dict[str, Any]:
+            synthetic: dict[str, Counter], validation: dict[str, Counter],
+            formats: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     warnings: list[str] = []
     for split, result in results.items():
         if result.n_format_errors:
@@ -329,6 +327,8 @@ def _report(dataset: str, spec: ModelSpec, encoding: str, files: dict[str, dict[
     for (strategy, dbms), per_split in sorted(combos.items()):
         rows.append({"strategy": strategy, "dbms": dbms, **per_split, "total": sum(per_split.values())})
     train = results["train"]
+    # "formats" only when other formats were asked for: without them, report.json is what it always was
+    other_formats = {} if formats is None else {"formats": formats}
     return {
         "dataset": dataset,
         "model": spec.name,
@@ -336,6 +336,7 @@ def _report(dataset: str, spec: ModelSpec, encoding: str, files: dict[str, dict[
         "token_limit": spec.token_limit,
         "usd_per_1m_training_tokens": spec.usd_per_1m_training_tokens,
         "files": files,
+        **other_formats,
         "training": {"n_examples": train.n_valid, "n_epochs": train.n_epochs,
                      "billing_tokens": train.billing_tokens, "estimated_cost_usd": train.estimated_cost_usd},
         "n_format_errors": total.n_format_errors,
@@ -355,6 +356,7 @@ def export_datasets(warehouse: str | Path, datasets: list[str] | None = None, ou
                     **options: Any) -> list[ExportResult]:
     """Export the named datasets, or every dataset of the warehouse when `datasets` is empty or None
     (empty names count as none, so `make export DATASET=` exports them all)."""
+    parse_formats(options.get("formats"))  # an unknown format is the first error, before any warehouse one
     datasets = [name for name in datasets or () if name]
     if not datasets:
         con = connect(warehouse, read_only=True)

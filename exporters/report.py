@@ -132,6 +132,15 @@ def export_markdown(report: dict[str, Any], results: dict[str, CheckResult], tot
     out.extend(_table(["file", "examples", "bytes", "sha256"],
                       [[f"`{name}`", _number(info["examples"]), _number(info["bytes"]), f"`{info['sha256'][:16]}…`"]
                        for name, info in report["files"].items()], markdown=True))
+    if "formats" in report:
+        out += ["", "## Other formats", "",
+                "The same examples, splits and order for other trainers and services (docs/export.md says how to "
+                "point each at its folder); a config file has no examples.", ""]
+        out.extend(_table(["format", "file", "examples", "bytes", "sha256"],
+                          [[name, f"`{path}`", _number(info["examples"]), _number(info["bytes"]),
+                            f"`{info['sha256']}`"]
+                           for name, entry in report["formats"].items() for path, info in entry["files"].items()],
+                          markdown=True))
     training = report["training"]
     out += [
         "",
