@@ -127,7 +127,8 @@ train:  ## fine-tuning: a dry run, or SUBMIT=1; BACKEND=local RECIPE=FILE (or BA
 		$(if $(LORA_R),--lora-r $(LORA_R)) $(if $(MERGE),--merge)
 
 # An OpenAI-compatible server on 127.0.0.1:PORT for a LoRA adapter or merged model folder (vLLM when installed
-# with a GPU, else transformers): then OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 OPENAI_API_KEY=x make evaluate.
+# with a GPU, else transformers): then OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 OPENAI_API_KEY=x make evaluate
+# (or let make evaluate serve it for the run: MODELS="tuned=local:<job>").
 # An API key is read from the environment, never from a make or command-line argument (visible in ps):
 # PINOLOFT_SERVE_API_KEY=<key> make serve …, or SERVE_API_KEY_FILE=<file>; clients then send OPENAI_API_KEY=<key>.
 # SERVE_HOST=0.0.0.0 exposes it beyond this machine (a warning, louder without a key).
@@ -137,7 +138,9 @@ serve:  ## an OpenAI-compatible server for a local model (MODEL_DIR=DIR)
 		$(if $(SERVE_HOST),--host $(SERVE_HOST)) $(if $(SERVE_API_KEY_FILE),--api-key-file $(SERVE_API_KEY_FILE))
 
 # Mutators side by side on the dataset's test split: MODELS="reference identity base=gpt-4o-mini-2024-07-18
-# ft=ft:… job:ftjob-…"; writes data/reports/<dataset>/evaluation.html and .md.
+# Mutators side by side on the dataset's test split: MODELS="reference identity base=gpt-4o-mini-2024-07-18
+# ft=ft:… job:ftjob-…", or open models that evaluate serves itself for the run and stops:
+# MODELS="base=<model folder> tuned=local:<local job id>"; writes data/reports/<dataset>/evaluation.html and .md.
 evaluate:  ## mutators side by side on a dataset's test split (DATASET=, MODELS=)
 	@test -n "$(DATASET)" || { echo "make evaluate needs DATASET=<name> (e.g. DATASET=demo)"; exit 2; }
 	@$(PINOLOFT) --quiet datasets --dir $(DATASETS_DIR) --require $(DATASET)

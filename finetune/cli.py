@@ -87,19 +87,25 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence]) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     if args.backend == "local":
         return _train_local(args)
-    local_only = [flag for flag, value in (("--base-model", args.base_model), ("--lora-r", args.lora_r),
-                                           ("--lora-alpha", args.lora_alpha), ("--learning-rate", args.learning_rate),
-                                           ("--max-steps", args.max_steps), ("--output-dir", args.output_dir),
-                                           ("--merge", args.merge)) if value not in (None, False)]
+    local_only = [flag for flag, value in (
+        ("--recipe", args.recipe), ("--base-model", args.base_model), ("--lora-r", args.lora_r),
+        ("--lora-alpha", args.lora_alpha), ("--lora-dropout", args.lora_dropout),
+        ("--lora-target-modules", args.lora_target_modules), ("--learning-rate", args.learning_rate),
+        ("--max-length", args.max_length), ("--max-steps", args.max_steps), ("--output-dir", args.output_dir),
+        ("--merge", args.merge), ("--gradient-accumulation-steps", args.gradient_accumulation_steps),
+        ("--gradient-checkpointing", args.gradient_checkpointing), ("--quantization", args.quantization),
+        ("--over-length", args.over_length), ("--preview", args.preview)) if value is not None]
     if local_only:
         raise UsageError(f"{', '.join(local_only)}: only with --backend local")
+    if not args.dataset:
+        raise UsageError("train needs --dataset NAME (make train DATASET=NAME)")
     from .jobs import submit
     from .plan import Hyperparameters, plan_training
 
     service = _service(args)
     hyper = Hyperparameters.parse(args.epochs, args.batch_size, args.lr_multiplier)
     plan = plan_training(args.dataset, service, exports=args.exports, model=args.model, hyperparameters=hyper,
-                         suffix=args.suffix, seed=args.seed, quiet=args.quiet)
+                         suffix=args.suffix, seed=DEFAULT_SEED if args.seed is None else args.seed, quiet=args.quiet)
     _print_plan(plan, dry_run=not args.submit)
     if not args.submit:
         return 0
@@ -111,19 +117,58 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _watch(args, store, service, job_id)
 
 
-def _train_local(args: argparse.Namespace) -> int:
-    """The LoRA backend: no service, no key, no cost, so no dry run: the plan is printed, then it trains (or
-    resumes the same job from its last checkpoint)."""
-    from .local import plan_local, train_local
+def _local_count(flag: str, text: str | None) -> int | None:
+    """--epochs / --batch-size for the local backend: a number, or auto / absent for the recipe's value."""
+    from .recipes import RecipeError
 
-    if not args.base_model:
-        raise UsageError("--backend local needs --base-model DIR (a local model folder; make train BASE_MODEL=DIR)")
-    plan = plan_local(args.dataset, args.base_model, exports=args.exports, epochs=args.epochs,
-                      batch_size=args.batch_size, learning_rate=args.learning_rate,
-                      lora_r=8 if args.lora_r is None else args.lora_r,
-                      lora_alpha=16 if args.lora_alpha is None else args.lora_alpha, max_length=args.max_length,
-                      seed=args.seed, max_steps=args.max_steps, output_dir=args.output_dir, merge=args.merge)
+    if text is None or text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise RecipeError(f"{flag}: must be an integer or auto, not {text!r}") from None
+
+
+def local_recipe(args: argparse.Namespace):
+    """The recipe file named by --recipe (or the defaults), with every flag given on the command line in place
+    of its value."""
+    from .recipes import Recipe, load_recipe
+
+    recipe = load_recipe(args.recipe) if args.recipe else Recipe()
+    return recipe.override(
+        dataset=args.dataset, base_model=args.base_model, epochs=_local_count("--epochs", args.epochs),
+        batch_size=_local_count("--batch-size", args.batch_size), max_steps=args.max_steps,
+        gradient_accumulation_steps=args.gradient_accumulation_steps, learning_rate=args.learning_rate,
+        lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+        lora_target_modules=args.lora_target_modules, quantization=args.quantization,
+        gradient_checkpointing=args.gradient_checkpointing, max_length=args.max_length,
+        over_length=args.over_length, seed=args.seed, merge=args.merge)
+
+
+def _train_local(args: argparse.Namespace) -> int:
+    """The LoRA backend, like the API's: a dry run unless --submit. The resolved recipe first, then the plan
+    and its figures (tokens with the model's own template, steps, a memory estimate); a plan that would train
+    on nothing somewhere is refused (exit 2). The dry run writes nothing: no job row, no output folder.
+    --submit trains (or resumes the same job from its last checkpoint)."""
+    import json
+
+    from .local import plan_recipe, train_local
+    from .local_plan import inspect_plan, require_trainable
+
+    recipe = local_recipe(args)
+    plan = plan_recipe(recipe, exports=args.exports, output_dir=args.output_dir)
+    resolved = plan.resolved_recipe()
+    log.debug("resolved recipe: %s", json.dumps(resolved, sort_keys=True))
+    print("recipe (resolved; stored with the job as finetune.jobs.recipe_json):")
+    print("  " + json.dumps(resolved, sort_keys=True))
     print(plan.describe())
+    report = inspect_plan(plan, preview=args.preview or 0)
+    print(report.format())
+    require_trainable(report)
+    if not args.submit:
+        print("dry run: no job was created and nothing was written. With --submit (make train BACKEND=local "
+              "... SUBMIT=1) it trains, or resumes the same job from its last checkpoint.")
+        return 0
     result = train_local(plan, _store(args), quiet=args.quiet)
     losses = ""
     if result.first_loss is not None:
@@ -240,6 +285,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                             execute=args.execute, server_dir=args.server_dir, reports=args.reports, quiet=args.quiet)
     print(f"evaluation {result.evaluation_id} of {args.dataset}: {len(result.examples)} test example(s), "
           f"{result.sent} request(s) sent, {result.cached} answered from the cache")
+    if result.servers:
+        print(f"local model(s) served for this run on 127.0.0.1, then stopped: {', '.join(result.servers)}")
     _table(SUMMARY_COLUMNS, summary_rows(store, result))
     if result.report:
         print(f"report: {result.report[0]} and {result.report[1]}")
@@ -278,32 +325,53 @@ def _poll_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_train_command(commands, name: str = "train") -> argparse.ArgumentParser:
+    from .recipes import DEFAULT_RECIPES, OVER_LENGTH, QUANTIZATIONS
+
     train = _subcommand(commands, name, "plan a fine-tuning job (dry run) or submit it with --submit; "
-                        "--backend local trains a LoRA adapter on a local model folder")
+                        "--backend local: LoRA on a local model folder, from a recipe")
     train.add_argument("--backend", choices=["openai", "local"], default="openai",
                        help="openai (default): a fine-tuning API; local: LoRA with transformers + peft")
-    train.add_argument("--dataset", required=True)
+    train.add_argument("--dataset", help="the exported dataset (required, but for --backend local a recipe may name it)")
     train.add_argument("--exports", type=Path, default=DEFAULT_EXPORTS)
     train.add_argument("--model", help="default: the model table's default (gpt-4o-mini-2024-07-18)")
-    train.add_argument("--epochs", default="auto", help="a number or auto (default)")
-    train.add_argument("--batch-size", default="auto")
+    train.add_argument("--epochs", help="a number or auto (default; local: the recipe's, else 3)")
+    train.add_argument("--batch-size", help="a number or auto (default; local: the recipe's, else 4 per device)")
     train.add_argument("--lr-multiplier", default="auto")
     train.add_argument("--suffix")
-    train.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    train.add_argument("--submit", action="store_true", help="upload and create the job (otherwise a dry run)")
+    train.add_argument("--seed", type=int, help=f"default {DEFAULT_SEED} (local: the recipe's)")
+    train.add_argument("--submit", action="store_true",
+                       help="upload and create the job, or train locally (otherwise a dry run)")
     train.add_argument("--no-watch", action="store_true", help="return after submitting")
     _service_option(train)
     _poll_option(train)
-    local = train.add_argument_group("--backend local (LoRA on a local model folder; nothing is downloaded)")
+    local = train.add_argument_group(
+        "--backend local (LoRA on a local model folder; nothing is downloaded). Each flag overrides the recipe's "
+        "value; without a recipe, the defaults shown")
+    local.add_argument("--recipe", type=Path, metavar="FILE",
+                       help=f"a recipe ({DEFAULT_RECIPES}/*.yml): dataset, base model and every setting below")
     local.add_argument("--base-model", type=Path, help="local model folder (config.json, weights, tokenizer)")
     local.add_argument("--lora-r", type=int, help="LoRA rank (default 8)")
     local.add_argument("--lora-alpha", type=int, help="LoRA alpha (default 16)")
+    local.add_argument("--lora-dropout", type=float, help="LoRA dropout (default 0.05)")
+    local.add_argument("--lora-target-modules", metavar="NAMES",
+                       help="all-linear (default) or module names, comma-separated (q_proj,v_proj)")
     local.add_argument("--learning-rate", type=float, help="default 2e-4")
-    local.add_argument("--max-length", type=int, default=2048, help="tokens per example, longer ones cut (2048)")
+    local.add_argument("--gradient-accumulation-steps", type=int, metavar="N",
+                       help="one optimizer step every N batches (default 1)")
+    local.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None,
+                       help="recompute activations in the backward pass: less memory, slower (default off)")
+    local.add_argument("--quantization", choices=QUANTIZATIONS,
+                       help="4bit/8bit: QLoRA through bitsandbytes, CUDA only (default none)")
+    local.add_argument("--max-length", type=int, help="tokens per example (default 2048)")
+    local.add_argument("--over-length", choices=OVER_LENGTH,
+                       help="an example longer than --max-length: truncate (default; its first tokens) or drop")
     local.add_argument("--max-steps", type=int,
                        help="stop after this many optimizer steps in all (a checkpoint is saved; rerun to resume)")
     local.add_argument("--output-dir", type=Path, help="default data/finetune/local/<job>")
-    local.add_argument("--merge", action="store_true", help="also write the merged model to <output-dir>/merged")
+    local.add_argument("--merge", action=argparse.BooleanOptionalAction, default=None,
+                       help="also write the merged model to <output-dir>/merged (default off)")
+    local.add_argument("--preview", type=int, metavar="N",
+                       help="print the first N training examples as rendered, the trained tokens between ⟦ ⟧")
     train.set_defaults(handler=cmd_train)
     return train
 
@@ -345,7 +413,9 @@ def add_evaluate_command(commands, name: str = "evaluate") -> argparse.ArgumentP
     evaluation = _subcommand(commands, name, "models and reference mutators on a dataset's test split, judged")
     evaluation.add_argument("--dataset", required=True)
     evaluation.add_argument("--models", required=True,
-                            help='e.g. "reference identity base=gpt-4o-mini-2024-07-18 ft=ft:… job:ftjob-…"')
+                            help='e.g. "reference identity base=gpt-4o-mini-2024-07-18 ft=ft:… job:ftjob-…", or local '
+                            'models, which evaluate serves itself for the run: "base=<model folder> '
+                            'tuned=local:<local job id>"')
     evaluation.add_argument("--exports", type=Path, default=DEFAULT_EXPORTS)
     evaluation.add_argument("--reports", type=Path, default=Path("data/reports"))
     evaluation.add_argument("--limit", type=int, help="only the first N test examples")

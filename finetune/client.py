@@ -8,13 +8,18 @@ service), `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`. Azure: `AZURE_OPENAI_API_KEY`, `
 `Service.describe()` says where it came from.
 
 `call()` turns the SDK's exceptions into ours with one-line explanations (401, 403, 404, 400, 429/5xx after
-the SDK's own retries, connection failures).
+the SDK's own retries, connection failures). `call_fine_tuning()` does the same for the requests of a submission,
+except that on OpenAI (not Azure) a refusal because the model or fine-tuning is no longer available is one line
+naming the wind-down's dates and the alternatives (`finetune.wind_down`).
+
+`Service.local(base_url, key)` is a server `evaluate` started itself on this machine: its key (made for the run)
+is held in the object, never in the environment, argv or a file.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -23,7 +28,7 @@ import yaml
 
 from .errors import CredentialsError, ServiceError, ServiceRefused
 
-__all__ = ["Service", "load_service", "call", "DEFAULT_SERVICE_CONFIG"]
+__all__ = ["Service", "load_service", "call", "call_fine_tuning", "DEFAULT_SERVICE_CONFIG"]
 
 DEFAULT_SERVICE_CONFIG = Path("finetune/service.yml")
 T = TypeVar("T")
@@ -39,6 +44,12 @@ class Service:
     api_version: str | None = None
     has_key: bool = False
     _key_env: str = ""
+    _key: str | None = field(default=None, repr=False, compare=False)  # only for `Service.local`
+
+    @staticmethod
+    def local(base_url: str, key: str) -> "Service":
+        """A server started by this process (an evaluation's local model), reached with the key made for it."""
+        return Service("openai", base_url.rstrip("/"), "a key made for this run", None, True, "", key)
 
     def describe(self) -> str:
         key = f"key from {self.key_source}" if self.has_key else f"NO KEY ({self.key_source} is not set)"
@@ -49,7 +60,7 @@ class Service:
         """An SDK client. The SDK retries 408/409/429/5xx and dropped connections with backoff itself."""
         if not self.has_key:
             raise CredentialsError(f"no API key: set {self._key_env} (see README, 'Fine-tuning')")
-        key = os.environ[self._key_env]
+        key = self._key if self._key is not None else os.environ[self._key_env]
         if self.provider == "azure":
             return openai.AzureOpenAI(api_key=key, azure_endpoint=self.endpoint, api_version=self.api_version,
                                       max_retries=max_retries, timeout=timeout)
@@ -98,7 +109,7 @@ def call(what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise ServiceRefused(f"{what}: 401 the service rejected the API key ({_message(error)}); check the key "
                              "and the endpoint") from None
     except openai.PermissionDeniedError as error:
-        raise ServiceRefused(f"{what}: 403 refused: {_message(error)}. OpenAI is winding down self-serve "
+        raise ServiceRefused(f"{what}: 403 refused: {_message(error).rstrip('.')}. OpenAI is winding down self-serve "
                              "fine-tuning for organisations without earlier jobs; Azure OpenAI or another "
                              "compatible base_url may still accept the job") from None
     except openai.NotFoundError as error:
@@ -111,6 +122,30 @@ def call(what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise ServiceError(f"{what}: {error.status_code} from the service after retries: {_message(error)}") from None
     except openai.APIConnectionError as error:
         raise ServiceError(f"{what}: cannot reach the service ({type(error).__name__}: {error})") from None
+
+
+def call_fine_tuning(service: Service, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`call` for the requests of a fine-tuning submission (listing jobs, uploading, creating the job): on the
+    OpenAI provider, a 400/403/404 saying the model or fine-tuning is not available is a ServiceRefused of one line
+    with the wind-down's dates and the alternatives. Azure OpenAI keeps its own schedule: its answers go to `call`."""
+    from .wind_down import is_unavailable_refusal, refusal_line
+
+    try:
+        return function(*args, **kwargs)
+    except openai.APIError as error:
+        if isinstance(error, openai.APIStatusError) and service.provider == "openai" \
+                and is_unavailable_refusal(error.status_code, _code(error), _message(error)):
+            raise ServiceRefused(refusal_line(what, error.status_code, _message(error))) from None
+        return call(what, _reraise, error)
+
+
+def _reraise(error: Exception) -> None:
+    raise error
+
+
+def _code(error: openai.APIStatusError) -> str | None:
+    code = getattr(error, "code", None)
+    return str(code) if code is not None else None
 
 
 def _message(error: openai.APIStatusError) -> str:

@@ -6,6 +6,12 @@ sidecar) goes to each *mutator*:
   name), concurrently under a rate limit, with the SDK's retries on 429/5xx; answers are cached in the
   warehouse by (endpoint, model, messages, parameters), so a rerun sends nothing it has sent before;
 * `job:<id>`: the final model and every checkpoint of a fine-tuning job in `finetune.models`;
+* a local model, served for the run by evaluate itself (`finetune.serve.background_server`: in this process, on a
+  free loopback port, with a key made for the run), started when its first uncached request is due and stopped
+  when its answers are in, also on an error or Ctrl-C: `name=<model folder>` (a base model, no adapter) and
+  `name=local:<job id>` (a finished local job's final adapter, on its base model). A value is a folder when it
+  is an existing directory or starts with `/`, `./`, `../` or `~`; anything else is a model name, as before.
+  Their answers are cached under the folder and its files' sizes and times, not the port of the run;
 * `reference`: the mutation engine applying the strategy (the candidate that gives the expected SQL when one
   does): the upper bound; `identity`: the input unchanged: the floor.
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import json
 import logging
 import math
@@ -29,7 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 
@@ -39,7 +46,7 @@ from mutations.errors import SqlSyntaxError
 from mutations.tokens import tokenize
 
 from .client import Service, call
-from .errors import FinetuneError, PlanError, ServiceRefused
+from .errors import FinetuneError, LocalModelError, PlanError, ServiceRefused
 from .store import Store, now_utc
 
 __all__ = ["Mutator", "Example", "parse_mutators", "load_examples", "judge_output", "clean_output", "wilson",
@@ -50,6 +57,10 @@ log = logging.getLogger(__name__)
 PRICES_PATH = Path(__file__).resolve().parent / "config" / "inference_prices.yml"
 CHAT_PARAMETERS = {"temperature": 0, "max_tokens": 4096}
 _CACHE_FLUSH = 20
+# A local server generates one answer at a time: requests are sent one by one, without a rate limit, and wait as
+# long as a long answer from a large model on a CPU takes.
+LOCAL_TIMEOUT_S = 3600.0
+_FOLDER_PREFIXES = ("/", "./", "../", "~")
 
 
 # -- mutators ------------------------------------------------------------------------------------------------
@@ -57,26 +68,36 @@ _CACHE_FLUSH = 20
 
 @dataclass(frozen=True)
 class Mutator:
-    """`name` is what reports show; `kind` is reference, identity or chat; `model` the API model name."""
+    """`name` is what reports show; `kind` is reference, identity, chat or local; `model` the API model name (for
+    a local model, the name its server serves it under); `folder` the model folder a local one serves."""
 
     name: str
     kind: str
     model: str | None = None
+    folder: Path | None = None
 
 
 def parse_mutators(spec: str, store: Store | None = None) -> list[Mutator]:
-    """`"base=gpt-4o-mini-2024-07-18 ft=ft:… reference identity job:ftjob-…"` → mutators, in that order."""
+    """`"base=gpt-4o-mini-2024-07-18 ft=ft:… reference identity job:ftjob-…"` → mutators, in that order;
+    `"base=models/qwen tuned=local:local-…"` → local models, which `evaluate` serves itself."""
     mutators: list[Mutator] = []
     for token in spec.replace(",", " ").split():
         if token in ("reference", "identity"):
             mutators.append(Mutator(token, token))
         elif token.startswith("job:"):
             mutators.extend(_job_mutators(token[4:], store))
+        elif token.startswith("local:"):
+            mutators.append(_local_job_mutator(token, token[6:], store))
         elif "=" in token:
             name, model = token.split("=", 1)
             if not name or not model:
                 raise PlanError(f"mutator {token!r}: write name=model")
-            mutators.append(Mutator(name, "chat", model))
+            if model.startswith("local:"):
+                mutators.append(_local_job_mutator(name, model[6:], store))
+            elif model.startswith(_FOLDER_PREFIXES) or os.path.isdir(model):
+                mutators.append(_local_folder_mutator(name, model))
+            else:
+                mutators.append(Mutator(name, "chat", model))
         else:
             mutators.append(Mutator(token, "chat", token))
     names = [mutator.name for mutator in mutators]
@@ -95,6 +116,100 @@ def _job_mutators(job_id: str, store: Store | None) -> list[Mutator]:
         raise PlanError(f"job {job_id} has no model in finetune.models: `pinoloft jobs watch {job_id}` first")
     return [Mutator(f"job:{job_id}" if kind == "final" else f"job:{job_id}@{step}", "chat", name)
             for name, kind, step in rows]
+
+
+def _local_folder_mutator(name: str, value: str) -> Mutator:
+    """`name=<folder>`: a model folder (a base model; an adapter folder works too), checked now, served later."""
+    from .local import require_model_dir
+    from .serve import served_name
+
+    folder = require_model_dir(value, what=f"mutator {name}: model folder")
+    _check_adapter_base(folder, name)
+    return Mutator(name, "local", served_name(folder), folder)
+
+
+def _local_job_mutator(name: str, job_id: str, store: Store | None) -> Mutator:
+    """`name=local:<job>`: the final adapter of a finished local LoRA job, found through the warehouse."""
+    if not job_id:
+        raise PlanError(f"mutator {name}: write {name}=local:<job id> (the ids: pinoloft jobs list)")
+    rows = store.query("SELECT endpoint, status, result_files FROM finetune.jobs WHERE job_id = ?", [job_id]) \
+        if store else []
+    if not rows:
+        raise PlanError(f"mutator {name}: no job {job_id} in finetune.jobs (pinoloft jobs list shows the jobs; a "
+                        "local one comes from make train BACKEND=local)")
+    endpoint, status, result_files = rows[0]
+    if endpoint != "local":
+        raise PlanError(f"mutator {name}: {job_id} is not a local job (it ran on {endpoint}): evaluate its "
+                        f"models with job:{job_id}")
+    if status != "succeeded":
+        raise PlanError(f"mutator {name}: local job {job_id} is {status}, not finished: run its train command "
+                        "again to resume it, then evaluate")
+    final = store.query("SELECT model_name FROM finetune.models WHERE job_id = ? AND kind = 'final'", [job_id])
+    if not final:
+        raise PlanError(f"mutator {name}: local job {job_id} has no final model in finetune.models")
+    folder = _job_adapter(job_id, result_files or [])
+    if folder is None:
+        from .local import DEFAULT_OUTPUT
+
+        where = Path(result_files[0]).parent if result_files else DEFAULT_OUTPUT / job_id
+        raise PlanError(f"mutator {name}: the adapter of local job {job_id} is not at {where / 'adapter'} "
+                        "(moved or deleted?): give its folder instead, name=<adapter folder>")
+    _check_adapter_base(folder, name)
+    return Mutator(name, "local", final[0][0], folder)
+
+
+def _job_adapter(job_id: str, result_files: list[str]) -> Path | None:
+    """The job's `adapter/` folder: beside its results.csv (its output folder), else in the default output
+    folder; only one whose pinoloft.json names the job."""
+    from .local import DEFAULT_OUTPUT, MARKER
+
+    candidates = [Path(path).parent / "adapter" for path in result_files[:1]] + [DEFAULT_OUTPUT / job_id / "adapter"]
+    for folder in candidates:
+        try:
+            marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if marker.get("job_id") == job_id and (folder / "adapter_config.json").is_file():
+            return folder.resolve()
+    return None
+
+
+def _check_adapter_base(folder: Path, name: str) -> None:
+    """An adapter's base model must be on disk too: said before anything runs, not when its turn comes."""
+    if (folder / "adapter_config.json").is_file():
+        from .serve import _adapter_base
+
+        try:
+            _adapter_base(folder)
+        except LocalModelError as error:
+            raise LocalModelError(f"mutator {name}: {error}") from None
+
+
+def _local_identity(folder: Path) -> str:
+    """What the cache knows a local model by (its server's port changes every run): the folder, and the names,
+    sizes and modification times of its files and of its base model's, so that new weights are asked again."""
+    folders = [folder]
+    if (folder / "adapter_config.json").is_file():
+        from .serve import _adapter_base
+
+        folders.append(_adapter_base(folder))
+    digest = hashlib.sha256()
+    for each in folders:
+        for path in sorted(each.iterdir()):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{each}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return f"local:{folder}#{digest.hexdigest()[:16]}"
+
+
+@contextlib.contextmanager
+def _local_service(mutator: Mutator, result: "EvaluationResult") -> Iterator[Service]:
+    """The mutator's model served for as long as the block runs (see `finetune.serve.background_server`)."""
+    from .serve import background_server
+
+    with background_server(mutator.folder, mutator.model) as server:
+        result.servers[mutator.name] = server.base_url
+        yield Service.local(server.base_url, server.api_key.decode("ascii"))
 
 
 # -- examples ------------------------------------------------------------------------------------------------
@@ -277,6 +392,7 @@ class EvaluationResult:
     cached: int = 0
     report: tuple[Path, Path] | None = None
     target: str | None = None
+    servers: dict[str, str] = field(default_factory=dict)  # local mutator → base URL of the server it had
 
 
 def evaluate(
@@ -310,14 +426,16 @@ def evaluate(
         evaluation_id = con.execute("SELECT coalesce(max(evaluation_id), 0) + 1 FROM finetune.eval_runs").fetchall()[0][0]
         Store.upsert(con, "eval_runs", {
             "evaluation_id": evaluation_id, "dataset_name": dataset, "mutators": [m.name for m in mutators],
-            "mutator_kinds": [m.kind for m in mutators], "mutator_models": [m.model or m.kind for m in mutators],
+            "mutator_kinds": [m.kind for m in mutators],
+            "mutator_models": [str(m.folder) if m.kind == "local" else m.model or m.kind for m in mutators],
             "examples": len(examples), "example_limit": limit, "target": target,
-            "endpoint": service.endpoint if chat and service else None, "started_at": now_utc(),
+            "endpoint": service.endpoint if chat and service else
+            ("local" if any(m.kind == "local" for m in mutators) else None), "started_at": now_utc(),
             "finished_at": None, "report_path": None})
     result = EvaluationResult(evaluation_id, dataset, mutators, examples, target=target)
     prices = _prices()
     for mutator in mutators:
-        if mutator.kind == "chat":
+        if mutator.kind in ("chat", "local"):
             outputs = _chat_outputs(mutator, examples, store, service, concurrency, requests_per_minute, quiet, result)
         else:
             outputs = {example.example_id: ((reference_output(example) if mutator.kind == "reference"
@@ -336,7 +454,8 @@ def evaluate(
             row.update(executable=None, oracle=None, error=error, prompt_tokens=prompt_tokens,
                        completion_tokens=completion_tokens, cached=cached,
                        cost_usd=_cost(mutator.model, prompt_tokens, completion_tokens, prices)
-                       if mutator.kind == "chat" and raw is not None else (0.0 if mutator.kind != "chat" else None))
+                       if mutator.kind == "chat" and raw is not None
+                       else (0.0 if mutator.kind in ("reference", "identity") else None))
             result.predictions[(mutator.name, example.example_id)] = row
     if executor is not None:
         _execute(result, executor)
@@ -351,13 +470,17 @@ def evaluate(
     return result
 
 
-def _chat_outputs(mutator: Mutator, examples: list[Example], store: Store, service: Service, concurrency: int,
-                  requests_per_minute: float, quiet: bool, result: EvaluationResult) -> dict[str, tuple]:
-    """example_id → (raw text or None, error, prompt tokens, completion tokens, from cache)."""
+def _chat_outputs(mutator: Mutator, examples: list[Example], store: Store, service: Service | None,
+                  concurrency: int, requests_per_minute: float, quiet: bool, result: EvaluationResult
+                  ) -> dict[str, tuple]:
+    """example_id → (raw text or None, error, prompt tokens, completion tokens, from cache). A local mutator's
+    server is started only when something is not in the cache, and stopped before this returns."""
+    local = mutator.kind == "local"
+    endpoint = _local_identity(mutator.folder) if local else service.endpoint
     requests = {}
     for example in examples:
         messages = [{"role": role, "content": content} for role, content in example.messages]
-        requests[example.example_id] = (messages, _cache_key(service.endpoint, mutator.model, messages, CHAT_PARAMETERS))
+        requests[example.example_id] = (messages, _cache_key(endpoint, mutator.model, messages, CHAT_PARAMETERS))
     keys = sorted({key for _, key in requests.values()})
     cached = {row[0]: row[1:] for row in store.query(
         "SELECT cache_key, response, prompt_tokens, completion_tokens FROM finetune.eval_cache "
@@ -371,7 +494,18 @@ def _chat_outputs(mutator: Mutator, examples: list[Example], store: Store, servi
     todo = [(example_id, messages, key) for example_id, (messages, key) in requests.items() if example_id not in outputs]
     if not todo:
         return outputs
-    client = service.client(max_retries=5)
+    with (_local_service(mutator, result) if local else contextlib.nullcontext(service)) as live, \
+            (live.client(max_retries=0, timeout=LOCAL_TIMEOUT_S) if local else live.client(max_retries=5)) as client:
+        # the client is closed before the server stops: its kept-alive connections would hold the server's workers
+        _ask_all(mutator, todo, client, endpoint, store, 1 if local else concurrency,
+                 0.0 if local else requests_per_minute, quiet, result, outputs)
+    return outputs
+
+
+def _ask_all(mutator: Mutator, todo: list[tuple[str, list[dict], str]], client, endpoint: str, store: Store,
+             concurrency: int, requests_per_minute: float, quiet: bool, result: EvaluationResult,
+             outputs: dict[str, tuple]) -> None:
+    """Send `todo` (example id, messages, cache key) to `client`, filling `outputs` and the cache."""
     limiter = _RateLimiter(requests_per_minute)
     pending: list[dict] = []
     refused: list[ServiceRefused] = []
@@ -401,18 +535,21 @@ def _chat_outputs(mutator: Mutator, examples: list[Example], store: Store, servi
                     outputs[example_id] = (None, str(error), None, None, False)
                 else:
                     outputs[example_id] = (text, None, prompt_tokens, completion_tokens, False)
-                    pending.append({"cache_key": key, "endpoint": service.endpoint, "model": mutator.model,
+                    pending.append({"cache_key": key, "endpoint": endpoint, "model": mutator.model,
                                     "response": text, "prompt_tokens": prompt_tokens,
                                     "completion_tokens": completion_tokens, "created_at": now_utc()})
                     result.sent += 1
                     if len(pending) >= _CACHE_FLUSH:
                         _flush_cache(store, pending)
                 bar.update(1)
+        except BaseException:
+            for other in futures:  # Ctrl-C or an error: what has not started never will (the pool would wait)
+                other.cancel()
+            raise
         finally:
             _flush_cache(store, pending)  # what was answered is kept, also on Ctrl-C
     if refused:
         raise refused[0]
-    return outputs
 
 
 def _flush_cache(store: Store, pending: list[dict]) -> None:

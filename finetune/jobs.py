@@ -5,6 +5,8 @@ succeeded is reused. Otherwise the files are uploaded (or earlier uploads of the
 processed, and the job is created with the SDK's retries switched off: if the request fails in a way that
 leaves it unknown whether the job exists (a dropped connection, a 429 or 5xx), the job is looked up by its
 metadata before the next attempt, so a retry never pays for a second job.
+On OpenAI (not Azure), a refusal because the model or fine-tuning is no longer available is one line naming
+the wind-down's dates and the alternatives (`client.call_fine_tuning`, `finetune.wind_down`), exit 4.
 
 Watching: each poll stores the job (a snapshot when it changed), new events (each once: events arrive
 newest first and are paged only back to the newest one already stored), metrics, and at the end the
@@ -28,7 +30,7 @@ import openai
 
 from pinoloft_base.console import progress_bar
 
-from .client import Service, call
+from .client import Service, call, call_fine_tuning
 from .errors import FileRejected, FinetuneError, JobFailed, PlanError, ServiceError, UsageError
 from .plan import TrainingPlan, file_sha256
 from .store import Store, dumps, now_utc, timestamp
@@ -51,8 +53,8 @@ def _sleep(seconds: float) -> None:
 def find_existing_job(client: openai.OpenAI, plan: TrainingPlan) -> Any | None:
     """The newest job with this plan's metadata that is not failed or cancelled, or None."""
     wanted = plan.metadata()
-    page = call("looking for an existing job", client.fine_tuning.jobs.list, limit=100,
-                metadata={"pinoloft_data": plan.dataset_hash, "pinoloft_params": plan.params_hash})
+    page = call_fine_tuning(plan.service, "looking for an existing job", client.fine_tuning.jobs.list, limit=100,
+                            metadata={"pinoloft_data": plan.dataset_hash, "pinoloft_params": plan.params_hash})
     for job in page.data:  # filtered again here: a service may ignore the metadata filter
         metadata = job.metadata or {}
         if all(metadata.get(key) == value for key, value in wanted.items() if key != "pinoloft_experiment") \
@@ -79,7 +81,8 @@ def _upload(client: openai.OpenAI, store: Store, service: Service, path: Path, d
             log.info("reusing %s for %s (same bytes)", file_id, path)
             return file_id
     with path.open("rb") as handle:
-        uploaded = call(f"uploading {path}", client.files.create, file=(path.name, handle), purpose="fine-tune")
+        uploaded = call_fine_tuning(service, f"uploading {path}", client.files.create, file=(path.name, handle),
+                                    purpose="fine-tune")
     log.info("uploaded %s as %s", path, uploaded.id)
     deadline = time.monotonic() + timeout_s
     delay = poll_s
@@ -140,8 +143,8 @@ def submit(plan: TrainingPlan, store: Store, *, poll_s: float = 2.0, file_timeou
                 call("creating the job", _raise, error)
             _sleep(delay)
             delay = min(max(delay * 2, 1.0), 60.0) if poll_s else 0
-        except openai.APIError as error:
-            call("creating the job", _raise, error)
+        except openai.APIError as error:  # a refusal for the wind-down is one line with its dates (client.py)
+            call_fine_tuning(plan.service, "creating the job", _raise, error)
     record_job(store, plan.service, job, plan)
     log.info("created job %s on %s", job.id, plan.model)
     return job.id, False

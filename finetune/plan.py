@@ -5,6 +5,9 @@ export's data check on both files (format errors, too few examples, tokens, cost
 hyperparameters, and fingerprints the job: `dataset_hash` over the exact bytes to upload and
 `params_hash` over the model, method and hyperparameters, suffix and seed. The two travel in the job's
 metadata, which is how a later submission finds and reuses the job instead of paying for it twice.
+
+On OpenAI's own API (the default endpoint), the description ends with the fine-tuning wind-down's timeline and the
+days left (`finetune.wind_down`); never on Azure OpenAI, which has its own schedule, or another base_url.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from exporters import CheckResult, check_file, get_model
@@ -20,6 +24,7 @@ from exporters.errors import UnknownModelError
 
 from .client import Service
 from .errors import PlanError
+from .wind_down import shows_timeline, timeline_lines
 
 __all__ = ["Hyperparameters", "TrainingPlan", "plan_training", "derive_fraction", "positive_or_auto", "file_sha256",
            "dataset_hash"]
@@ -104,7 +109,9 @@ class TrainingPlan:
     def method(self) -> dict:
         return {"type": "supervised", "supervised": {"hyperparameters": self.hyperparameters.as_dict()}}
 
-    def describe(self) -> str:
+    def describe(self, today: date | None = None) -> str:
+        """What the job would be; on OpenAI's own API, the wind-down's timeline counted from `today` (the
+        clock's date by default)."""
         check = self.train_check
         epochs = self.hyperparameters.n_epochs
         epochs_text = f"{epochs}" if isinstance(epochs, int) else f"auto (estimate uses {check.n_epochs})"
@@ -130,6 +137,8 @@ class TrainingPlan:
             f"  job fingerprint: data {self.dataset_hash[:16]}…, params {self.params_hash[:16]}… (a job with the same "
             "metadata is reused, not created again)",
         ]
+        if shows_timeline(self.service.provider, self.service.endpoint):
+            lines += timeline_lines(today or date.today())
         if self.problems:
             lines.append("  cannot submit: " + "; ".join(self.problems))
         return "\n".join(lines)

@@ -9,6 +9,10 @@ it with peft), or a full or merged model (`config.json`). With vLLM installed an
 The served name is `--name`, else the `model_name` in the folder's `pinoloft.json` (what `finetune.models`
 calls it, so `make evaluate MODELS="local=<name>"` and `job:<id>` find it), else the folder's name.
 
+`background_server` serves a folder inside the calling process on a free loopback port with a key made for the
+run, for as long as a `with` block lasts: how `evaluate` runs a local base model or a local job's adapter
+(`make evaluate MODELS="base=<model dir> tuned=local:<job>"`) without a server started by hand.
+
 What a client can cost the transformers server is bounded, since anything that reaches the port (another local
 user, a browser page, the network when `--host` is not loopback) is a client:
 - an optional API key, read from an environment variable (`PINOLOFT_SERVE_API_KEY` by default) or a file, never
@@ -29,6 +33,7 @@ user, a browser page, the network when `--host` is not loopback) is a client:
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import io
 import ipaddress
@@ -38,12 +43,13 @@ import math
 import os
 import queue
 import re
+import secrets
 import shutil
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -53,8 +59,9 @@ from typing import Any
 from .errors import ContextLengthExceeded, LocalModelError, ServeError
 from .local import MARKER, _imports, load_base, load_tokenizer, require_model_dir
 
-__all__ = ["DEFAULT_API_KEY_ENV", "LoadedModel", "ServerLimits", "load_model", "make_server", "read_api_key",
-           "served_name", "vllm_available", "vllm_command", "vllm_environment", "warn_if_exposed", "serve"]
+__all__ = ["DEFAULT_API_KEY_ENV", "LoadedModel", "ServerLimits", "background_server", "load_model", "make_server",
+           "read_api_key", "served_name", "vllm_available", "vllm_command", "vllm_environment", "warn_if_exposed",
+           "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -653,12 +660,63 @@ class _Server(HTTPServer):
             self._admitted.put(None)
         self._waiting.put(None)
 
+    def join_workers(self, timeout: float) -> list[str]:
+        """After `server_close()`: wait up to `timeout` seconds in all for the worker threads to end (a worker
+        still serving a connection ends when the client closes it, or at the request timeout); the names of
+        those still alive."""
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        return [worker.name for worker in self._workers if worker.is_alive()]
+
 
 def make_server(model: LoadedModel, host: str = "127.0.0.1", port: int = 8000, *, api_key: str | None = None,
                 limits: ServerLimits | None = None) -> _Server:
     """A bound (not yet serving) server; port 0 picks a free one (see `.base_url`). Its workers start now:
     `server_close()` ends them. A warning is logged when the address is reachable from other machines."""
     return _Server((host, port), model, api_key, limits or ServerLimits())
+
+
+@contextlib.contextmanager
+def background_server(model_dir: str | Path, name: str | None = None, *, max_new_tokens: int | None = None,
+                      limits: ServerLimits | None = None) -> Iterator[_Server]:
+    """The folder served in this process (transformers) on a free port of 127.0.0.1, with an API key made for it
+    (`server.api_key`, never in the environment, argv or a file), while the block runs: what `evaluate` starts
+    for a local model. Leaving the block, also by an exception or Ctrl-C, stops it: the port is closed, the
+    accepting and worker threads end (clients must have closed their connections: a worker still serving one
+    is waited for up to the request timeout) and the model is released."""
+    model = load_model(model_dir, name, max_new_tokens)
+    server = make_server(model, "127.0.0.1", 0, api_key=secrets.token_urlsafe(32), limits=limits)
+    accepting = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                 name=f"pinoloft-serve-accept-{server.server_address[1]}", daemon=True)
+    accepting.start()
+    log.info("serving %s as %s at %s (for this run only)", model_dir, model.name, server.base_url)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        accepting.join()
+        alive = server.join_workers(server.limits.request_timeout + 1.0)
+        if alive:
+            log.warning("the server of %s stopped, but %d worker thread(s) still end a connection", model.name,
+                        len(alive))
+        server.model = None  # the weights go with the last reference: several models in turn need not fit at once
+        del model
+        _release_memory()
+        log.info("stopped the server of %s", model_dir)
+
+
+def _release_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+    except ImportError:
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def vllm_available() -> bool:

@@ -301,6 +301,7 @@ FINETUNE_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("estimated_finish", "TIMESTAMP"),
         ("result_files", "VARCHAR[]"),
         ("updated_at", "TIMESTAMP"),
+        ("recipe_json", "VARCHAR"),  # a local job's resolved recipe (every setting), JSON; NULL for API jobs
     ),
     "job_snapshots": (
         ("job_id", "VARCHAR"),

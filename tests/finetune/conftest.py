@@ -52,3 +52,11 @@ def azure_client(fake_openai):
     with openai.AzureOpenAI(azure_endpoint=fake_openai.azure_endpoint, api_key=fake_openai.api_key,
                             api_version=AZURE_API_VERSION, max_retries=0) as client:
         yield client
+
+
+@pytest.fixture
+def openai_itself(monkeypatch):
+    """A key, and no base_url: the service is OpenAI's own API (a plan sends nothing, so nothing is reached)."""
+    for name in SDK_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-never-sent-0000000000000000")

@@ -50,6 +50,12 @@ ceil(examples / batch_size) x n_epochs (capped at 200); checkpoints are made at 
 file with fewer than 10 examples fails the job at its first retrieve (code ``invalid_training_file``), as OpenAI
 requires 10. See ``FakeOpenAI`` for the knobs and ``synthetic_metrics`` for the losses.
 
+OpenAI's fine-tuning wind-down, both refusals in OpenAI's error envelope: a model that cannot be fine-tuned (any model
+outside ``base_models``: pass ``base_models`` without ``gpt-4o-mini-2024-07-18`` for a closed snapshot) is answered
+400 ``model_not_available`` "Model … is not available for fine-tuning or does not exist.", OpenAI's words; after
+``close_fine_tuning()`` every job creation is answered 403 ``permission_denied`` with a message naming fine-tuning
+(OpenAI's wording for a closed organisation is not published word for word; the default is this fake's).
+
 Chat completions (for evaluations) answer from per-model scripts: ``fake.script_chat(model, reply)`` registers
 ``reply(messages) -> str`` (a function of the request's ``messages`` list, or a fixed string); a model without a
 script is answered 404 ``model_not_found``, as OpenAI answers an unknown model. The answer is OpenAI's
@@ -440,6 +446,7 @@ class FakeOpenAI:
             name: {"id": name, "object": "model", "created": created, "owned_by": "system"}
             for name, created in (base_models or BASE_MODELS).items()}
         self.base_models = frozenset(self.models)
+        self.fine_tuning_closed: dict | None = None  # the 403 every job creation gets (close_fine_tuning)
         self.chat_requests: list[dict] = []  # every chat completion request body that reached the handler
         self.chat_counts: collections.Counter[str] = collections.Counter()  # model -> replies served (200)
         self._chat_scripts: dict[str, ChatReply] = {}
@@ -505,6 +512,13 @@ class FakeOpenAI:
         return self.url
 
     # -- knobs --------------------------------------------------------------------------------------------------
+
+    def close_fine_tuning(self, message: str = "This organization is not allowed to create fine-tuning jobs.",
+                          code: str = "permission_denied") -> None:
+        """From now on every job creation is refused 403 (`code`, `message`), as OpenAI refuses an organisation
+        its self-serve fine-tuning is closed to; reading jobs, files and models goes on working."""
+        with self._lock:
+            self.fine_tuning_closed = {"message": message, "code": code}
 
     def fail_next_job(self, code: str = "server_error", message: str = "The job failed due to an internal error.",
                       param: str | None = None, at_step: int = 0) -> None:
@@ -910,6 +924,8 @@ class FakeOpenAI:
                 raise APIError(400, f"Missing required parameter: '{required}'.", param=required,
                                code="missing_required_parameter")
         model = request["model"]
+        if self.fine_tuning_closed is not None:
+            raise APIError(403, self.fine_tuning_closed["message"], code=self.fine_tuning_closed["code"])
         if model not in self.base_models:
             raise APIError(400, f"Model {model} is not available for fine-tuning or does not exist.", param="model",
                            code="model_not_available")

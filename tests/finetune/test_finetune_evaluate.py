@@ -192,3 +192,135 @@ def test_run_evaluation_executes_on_a_throwaway_mariadb(split, tmp_path):
                             server_dir=tmp_path / "mariadb", reports=None, quiet=True)
     assert result.target == "mariadb"
     assert summary_rows(store, result) == [("identity", 6, 0, 0, 0, "0%", "[0%, 39%]", 6, 6, 6, 0, 0, 0.0)]
+
+
+# -- local models: base vs tuned, each served by evaluate for the run ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    """A tiny base model and a local LoRA job trained on it once (1 epoch), with a 3-example test split:
+    (exports, base model folder, job id, warehouse)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("peft")
+    import json
+
+    from finetune.local import plan_local, train_local
+    from finetune_helpers import build_tiny_model, make_export
+
+    root = tmp_path_factory.mktemp("base-vs-tuned")
+    exports = make_export(root / "exports", "ds", train=8, validation=0)
+    make_test_split(exports, "ds", per_strategy=1)
+    texts = [message["content"] for name in ("train.jsonl", "test.jsonl")
+             for line in (exports / "ds" / name).read_text().splitlines()
+             for message in json.loads(line)["messages"]]
+    base = build_tiny_model(root / "tiny-base", texts)
+    warehouse = root / "warehouse.duckdb"
+    plan = plan_local("ds", base, exports=exports, epochs=1, batch_size=4, learning_rate=5e-3, seed=1,
+                      output_dir=root / "job")
+    assert train_local(plan, Store(warehouse), quiet=True).status == "succeeded"
+    return exports, base, plan.job_id, warehouse
+
+
+def _port(base_url: str) -> int:
+    return int(base_url.rsplit(":", 1)[1].split("/")[0])
+
+
+def test_base_and_tuned_local_models_are_served_for_the_run_then_stopped(tuned, tmp_path):
+    import socket
+    import threading
+
+    from finetune.evaluate import report_data, run_evaluation
+
+    exports, base, job_id, warehouse = tuned
+    store = Store(warehouse)
+    before = set(threading.enumerate())
+    result = run_evaluation("ds", f"base={base} tuned=local:{job_id} identity", store, exports=exports,
+                            execute="no", reports=tmp_path / "reports", quiet=True)
+    # both servers were started (each on its own port) and are gone: ports closed, threads ended
+    assert sorted(result.servers) == ["base", "tuned"]
+    ports = {_port(url) for url in result.servers.values()}
+    assert len(ports) == 2
+    for port in ports:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    # (tqdm's monitor thread, started once per process by the weights' loading bar, stays by design)
+    assert [thread.name for thread in set(threading.enumerate()) - before if thread.name != "tqdm_monitor"] == []
+    assert (result.sent, result.cached) == (6, 0)
+    # both mutators in the warehouse and the report, 3 test examples each, every one answered
+    data = report_data(store, result.evaluation_id)
+    adapter = str(exports.parent / "job" / "adapter")
+    assert [(model["name"], model["kind"], model["model"], model["examples"], model["errors"])
+            for model in data["models"]] == [("base", "local", str(base), 3, 0), ("tuned", "local", adapter, 3, 0),
+                                             ("identity", "identity", "identity", 3, 0)]
+    assert store.query("SELECT mutator, count(*), count(raw_output), min(completion_tokens) > 0 FROM "
+                       "finetune.eval_predictions WHERE evaluation_id = ? AND mutator <> 'identity' GROUP BY 1 "
+                       "ORDER BY 1", [result.evaluation_id]) == [("base", 3, 3, True), ("tuned", 3, 3, True)]
+    assert store.query("SELECT endpoint FROM finetune.eval_runs WHERE evaluation_id = ?",
+                       [result.evaluation_id]) == [("local",)]
+    markdown = result.report[1].read_text()
+    assert "| base | local |" in markdown and "| tuned | local |" in markdown
+    # the cache knows each model by its folder, not by the port of the run: a rerun starts no server at all
+    again = run_evaluation("ds", f"base={base} tuned=local:{job_id}", store, exports=exports, execute="no",
+                           reports=None, quiet=True)
+    assert (again.sent, again.cached, again.servers) == (0, 6, {})
+    assert store.query("SELECT count(DISTINCT endpoint), bool_and(endpoint LIKE 'local:%') FROM finetune.eval_cache") \
+        == [(2, True)]
+
+
+def test_the_evaluate_command_names_the_servers_it_ran(tuned, tmp_path, capsys):
+    import shutil
+
+    from finetune.cli import main
+
+    exports, base, _, warehouse = tuned
+    copy = shutil.copytree(base, tmp_path / "base-copy")  # another folder: nothing of it in the cache
+    code = main(["--quiet", "--warehouse", str(tmp_path / "w.duckdb"), "evaluate", "--dataset", "ds", "--exports",
+                 str(exports), "--models", f"copy={copy} reference", "--limit", "1", "--execute", "no", "--reports",
+                 str(tmp_path / "reports")])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[:2] == ["evaluation 1 of ds: 1 test example(s), 1 request(s) sent, 0 answered from the cache",
+                         "local model(s) served for this run on 127.0.0.1, then stopped: copy"]
+    assert [line.split()[:3] for line in lines[3:5]] == [["copy", "1", "0"], ["reference", "1", "1"]]
+
+
+def test_bad_local_specs_are_clear_errors_before_anything_runs(tuned, tmp_path, capsys):
+    from finetune.cli import main
+    from finetune.errors import LocalModelError, PlanError
+
+    exports, base, job_id, warehouse = tuned
+    store = Store(tmp_path / "w.duckdb")
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(LocalModelError, match=f"^mutator base: model folder {missing}: no such directory"):
+        parse_mutators(f"base={missing}", store)
+    with pytest.raises(PlanError, match="^mutator tuned: no job local-000000000000 in finetune.jobs"):
+        parse_mutators("tuned=local:local-000000000000", store)
+    with store.transaction() as con:
+        for job, endpoint, status in (("local-aaaaaaaaaaaa", "local", "interrupted"),
+                                      ("ftjob-abc", "https://api.openai.com/v1", "succeeded"),
+                                      ("local-bbbbbbbbbbbb", "local", "succeeded")):
+            Store.upsert(con, "jobs", {"job_id": job, "endpoint": endpoint, "status": status,
+                                       "result_files": [str(tmp_path / "gone" / "results.csv")]})
+            if status == "succeeded":
+                Store.upsert(con, "models", {"model_name": job, "kind": "final", "job_id": job})
+    with pytest.raises(PlanError, match="^mutator tuned: local job local-aaaaaaaaaaaa is interrupted, not finished"):
+        parse_mutators("tuned=local:local-aaaaaaaaaaaa", store)
+    with pytest.raises(PlanError, match="^mutator ft: ftjob-abc is not a local job .* evaluate its models with "
+                                        "job:ftjob-abc$"):
+        parse_mutators("ft=local:ftjob-abc", store)
+    with pytest.raises(PlanError, match=f"^mutator t: the adapter of local job local-bbbbbbbbbbbb is not at "
+                                        f"{tmp_path / 'gone' / 'adapter'} "):
+        parse_mutators("t=local:local-bbbbbbbbbbbb", store)
+    # a name that is no folder stays a chat model's name, as before; one written as a path must exist
+    assert parse_mutators("base=gpt-4o-mini-2024-07-18 org/model")[0].kind == "chat"
+    with pytest.raises(LocalModelError, match="no such directory"):
+        parse_mutators("base=./no-such-folder")
+    # through the command: exit 2, one line naming the problem
+    for models, message in ((f"base={missing}", f"mutator base: model folder {missing}: no such directory"),
+                            ("tuned=local:local-aaaaaaaaaaaa", "local job local-aaaaaaaaaaaa is interrupted")):
+        code = main(["--warehouse", str(store.path), "evaluate", "--dataset", "ds", "--exports", str(exports),
+                     "--models", models, "--execute", "no"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1

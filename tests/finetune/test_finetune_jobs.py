@@ -126,19 +126,81 @@ def test_a_failed_job_shows_its_error(plan, store, openai_env):
         ("failed", "invalid_training_file", "Training file has 2 examples with too many tokens")]
 
 
+# The one line a submission refused for OpenAI's wind-down ends with, after "<what>: <status> refused: <message>. "
+WIND_DOWN_LINE = (
+    "OpenAI's fine-tuning wind-down, as publicly reported (checked 2026-12): 2026-05-07 self-serve fine-tuning closed "
+    "to organisations that had never fine-tuned; 2026-07-02 self-serve fine-tuning closed to inactive organisations; "
+    "2027-01-06 new fine-tuning jobs end for everyone; 2027-01-14 the gpt-4o-mini-2024-07-18, gpt-4o and "
+    "gpt-4.1(-mini) snapshots shut down with all their fine-tunes. Alternatives: Azure OpenAI (same API: set "
+    "AZURE_OPENAI_ENDPOINT), BACKEND=local (LoRA on a local model folder), or the exports for other trainers "
+    '(make export FORMATS="hf llamafactory axolotl vertex")')
+
+
 def test_refusals_read_as_one_line(plan, store, openai_env, monkeypatch):
-    message = "This organization is not allowed to create fine-tuning jobs"
+    message = "You are not allowed to perform this request."  # a 403 that does not speak of fine-tuning
     openai_env.respond(403, times=1, path_contains="/fine_tuning/jobs", method="POST",
-                       body={"message": message, "code": "fine_tuning_not_allowed"})
+                       body={"message": message, "code": "permission_denied"})
     with pytest.raises(ServiceRefused) as refused:
         submit(plan, store, poll_s=0)
-    assert str(refused.value).startswith(f"creating the job: 403 refused: {message}. OpenAI is winding down")
+    assert str(refused.value).startswith("creating the job: 403 refused: You are not allowed to perform this request. "
+                                         "OpenAI is winding down")  # the 403 message of before, not the dates
     assert openai_env.jobs == {}
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-0000000000000000")
     with pytest.raises(ServiceRefused) as rejected:
         submit(plan_training("ds", load_service(), exports=plan.train_path.parent.parent), store, poll_s=0)
     assert str(rejected.value).startswith("looking for an existing job: 401 the service rejected the API key")
     assert "sk-wrong-key-0000000000000000" not in str(rejected.value)
+
+
+def test_an_organisation_closed_to_fine_tuning_gets_the_wind_down_in_one_line(plan, store, openai_env):
+    openai_env.close_fine_tuning()
+    with pytest.raises(ServiceRefused) as refused:
+        submit(plan, store, poll_s=0)
+    assert str(refused.value) == ("creating the job: 403 refused: This organization is not allowed to create "
+                                  f"fine-tuning jobs. {WIND_DOWN_LINE}")
+    assert refused.value.exit_code == 4 and openai_env.jobs == {}
+
+
+def test_a_snapshot_closed_to_fine_tuning_gets_the_wind_down_in_one_line(monkeypatch, store, tmp_path):
+    from fake_openai import BASE_MODELS, FakeOpenAI
+
+    still_open = {name: created for name, created in BASE_MODELS.items() if name != "gpt-4o-mini-2024-07-18"}
+    with FakeOpenAI(base_models=still_open) as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
+        plan = plan_training("ds", load_service(), exports=make_export(tmp_path / "exports"))
+        with pytest.raises(ServiceRefused) as refused:
+            submit(plan, store, poll_s=0)
+        assert fake.jobs == {}
+    assert str(refused.value) == ("creating the job: 400 refused: Model gpt-4o-mini-2024-07-18 is not available for "
+                                  f"fine-tuning or does not exist. {WIND_DOWN_LINE}")
+
+
+def test_the_train_command_prints_the_refusal_as_one_line_and_exits_4(monkeypatch, tmp_path, capsys):
+    from fake_openai import FakeOpenAI
+    from finetune.cli import main
+
+    exports = make_export(tmp_path / "exports")
+    with FakeOpenAI(base_models={"gpt-4.1-2025-04-14": 1744315746}) as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
+        code = main(["--quiet", "--warehouse", str(tmp_path / "w.duckdb"), "train", "--dataset", "ds", "--exports",
+                     str(exports), "--submit", "--poll", "0"])
+    assert code == 4
+    assert capsys.readouterr().err == ("error: creating the job: 400 refused: Model gpt-4o-mini-2024-07-18 is not "
+                                       f"available for fine-tuning or does not exist. {WIND_DOWN_LINE}\n")
+
+
+def test_azure_refusals_do_not_carry_openai_s_dates(azure_openai_env, store, tmp_path):
+    azure_openai_env.close_fine_tuning()
+    plan = plan_training("ds", load_service(), exports=make_export(tmp_path / "exports"))
+    with pytest.raises(ServiceRefused) as refused:
+        submit(plan, store, poll_s=0)
+    assert str(refused.value).startswith("creating the job: 403 refused: This organization is not allowed to create "
+                                         "fine-tuning jobs. OpenAI is winding down")  # today's 403 message
+    assert "2027-01-06" not in str(refused.value)
 
 
 def test_a_file_the_service_rejects_is_reported(openai_env, store, tmp_path):

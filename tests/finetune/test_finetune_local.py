@@ -1,10 +1,12 @@
-"""The local LoRA backend end to end on CPU with a tiny model built here (no download): loss masking, training
-into the warehouse, interruption and resumption, the transformers server under the real openai SDK, evaluation
-against it, and the clear errors for missing model folders."""
+"""The local LoRA backend end to end on CPU with a tiny model built here (no download): TRL's prompt-completion
+data (the loss on the assistant turn only), over_length, gradient accumulation and checkpointing, training into
+the warehouse, interruption and resumption, quantisation refused without CUDA, the transformers server under the
+real openai SDK, evaluation against it, and the clear errors for missing model folders."""
 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -15,47 +17,24 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
+pytest.importorskip("trl")
+pytest.importorskip("datasets")
 
 import openai  # noqa: E402
 
 from finetune.cli import main  # noqa: E402
-from finetune.errors import LocalModelError  # noqa: E402
-from finetune.local import Collator, IGNORE, plan_local, tokenize_conversation, train_local  # noqa: E402
+from finetune.errors import FinetuneError, LocalModelError, PlanError  # noqa: E402
+from finetune.local import IGNORE, build_trainer, plan_local, train_local  # noqa: E402
+from finetune.local_plan import render_example, steps_per_epoch  # noqa: E402
 from finetune.store import Store  # noqa: E402
-from finetune_helpers import make_export, make_test_split  # noqa: E402
+from finetune_helpers import build_tiny_model, make_export, make_test_split  # noqa: E402
 
 DATASET = "ds"
 TRAIN, VALID, BATCH, EPOCHS = 24, 4, 2, 3
 STEPS_PER_EPOCH = TRAIN // BATCH  # 12
-SPECIALS = ["<unk>", "<pad>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
-CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|>\n{% endfor %}"
-                 "{% if add_generation_prompt %}<|assistant|> {% endif %}")
-
-
-def build_tiny_model(folder: Path, texts: list[str]) -> Path:
-    """A word-level tokenizer over `texts` with a chat template, and a 2-layer Llama, saved to `folder`."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    words: dict[str, int] = {token: index for index, token in enumerate(SPECIALS)}
-    splitter = pre_tokenizers.Whitespace()
-    for text in texts:
-        for word, _ in splitter.pre_tokenize_str(text):
-            words.setdefault(word, len(words))
-    backend = Tokenizer(models.WordLevel(vocab=words, unk_token="<unk>"))
-    backend.pre_tokenizer = splitter
-    backend.add_special_tokens(SPECIALS)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>",
-                                        eos_token="<|end|>")
-    tokenizer.chat_template = CHAT_TEMPLATE
-    tokenizer.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(words), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
-                         pad_token_id=words["<pad>"], eos_token_id=words["<|end|>"], bos_token_id=None)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
+# every example of the export renders to 30 tokens with the tiny model's template (see test_labels_…): 21 of
+# prompt (system 7, user 13, generation prompt 1) and 9 of completion (8 words and symbols + <|end|>)
+PROMPT_TOKENS, COMPLETION_TOKENS = 21, 9
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +59,7 @@ def trained(setup):
     common = ["--exports", str(exports), "--base-model", str(model_dir), "--epochs", str(EPOCHS), "--batch-size",
               str(BATCH), "--learning-rate", "5e-3", "--output-dir", str(output), "--seed", "1"]
     code = main(["--quiet", "--warehouse", str(warehouse), "train", "--backend", "local", "--dataset", DATASET,
-                 *common, "--max-steps", str(STEPS_PER_EPOCH)])
+                 *common, "--max-steps", str(STEPS_PER_EPOCH), "--submit"])
     store = Store(warehouse)
     after_first = {
         "steps": [row[0] for row in store.query("SELECT step FROM finetune.job_metrics ORDER BY step")],
@@ -93,30 +72,53 @@ def trained(setup):
     return code, after_first, plan, result, store
 
 
-def test_labels_cover_only_assistant_tokens(setup):
-    from transformers import AutoTokenizer
+def test_labels_cover_only_assistant_tokens(setup, tmp_path):
+    """TRL's prepared rows, collated: the prompt (system and user turns, generation prompt) is IGNORE, the
+    assistant turn and its end-of-turn marker are the labels, padding is IGNORE; the planner's `render_example`
+    counts the very same tokens."""
+    exports, _, model_dir, _ = setup
+    plan = plan_local(DATASET, model_dir, exports=exports, batch_size=BATCH, output_dir=tmp_path / "job")
+    trainer, data = build_trainer(plan, quiet=True)
+    tokenizer = trainer.processing_class
+    assert len(trainer.train_dataset) == len(data.train) == TRAIN and len(trainer.eval_dataset) == VALID
+    # offline, even though the hub client and datasets were imported (by the tiny model's build) before: no
+    # hub request, no TRL usage ping, no datasets download
+    import datasets.config
+    from huggingface_hub import constants
 
-    _, _, model_dir, _ = setup
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    messages = [{"role": "system", "content": "You mutate SQL queries."},
-                {"role": "user", "content": "train 3: SELECT * FROM t WHERE c > 3"},
-                {"role": "assistant", "content": "SELECT * FROM t WHERE c >= 3"}]
-    row = tokenize_conversation(tokenizer, messages)
-    assistant = tokenizer("SELECT * FROM t WHERE c >= 3 <|end|>", add_special_tokens=False)["input_ids"]
-    kept = [label for label in row["labels"] if label != IGNORE]
-    assert kept == assistant and len(kept) == 9  # 8 words and symbols of the answer + the end-of-turn marker
-    assert len(row["input_ids"]) > 2 * len(kept)  # system and user turns are there, unlabelled
-    assert row["labels"][-len(kept):] == assistant
-    # two assistant turns: both labelled, the user turn between them not
-    longer = messages + [{"role": "user", "content": "again"}, {"role": "assistant", "content": "SELECT 1"}]
-    row2 = tokenize_conversation(tokenizer, longer)
-    second = tokenizer("SELECT 1 <|end|>", add_special_tokens=False)["input_ids"]
-    assert [label for label in row2["labels"] if label != IGNORE] == assistant + second
-    batch = Collator(tokenizer.pad_token_id)([row, row2])
-    assert batch["input_ids"].shape == batch["labels"].shape == (2, len(row2["input_ids"]))
-    assert int((batch["labels"] != IGNORE).sum()) == len(assistant) * 2 + len(second)
-    assert int(batch["attention_mask"][0].sum()) == len(row["input_ids"])
-    assert (batch["input_ids"][0, len(row["input_ids"]):] == tokenizer.pad_token_id).all()
+    assert constants.is_offline_mode() and constants.HF_HUB_DISABLE_TELEMETRY and datasets.config.HF_HUB_OFFLINE
+    first = data.train[0]
+    assert [m["role"] for m in first["prompt"]] == ["system", "user"] and first["completion"] == [
+        {"role": "assistant", "content": "SELECT * FROM t WHERE c >= 0"}]
+    short = render_example(tokenizer, [{"role": "user", "content": "SELECT 1"},
+                                       {"role": "assistant", "content": "SELECT 1"}])
+    short_labels = [IGNORE] * short.prompt_length + short.input_ids[short.prompt_length:]
+    rows = [trainer.train_dataset[0], trainer.train_dataset[7], {"input_ids": short.input_ids, "labels": short_labels}]
+    batch = trainer.data_collator(rows)
+    width = PROMPT_TOKENS + COMPLETION_TOKENS
+    assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape == (3, width)
+    for index, (row, answer) in enumerate(((rows[0], "SELECT * FROM t WHERE c >= 0"),
+                                          (rows[1], "SELECT * FROM t WHERE c >= 7"))):
+        expected = tokenizer(answer + " <|end|>", add_special_tokens=False)["input_ids"]
+        labels = batch["labels"][index].tolist()
+        assert len(expected) == COMPLETION_TOKENS
+        assert labels == [IGNORE] * PROMPT_TOKENS + expected  # the prompt is never a label
+        assert batch["input_ids"][index, PROMPT_TOKENS - 1] == tokenizer.convert_tokens_to_ids("<|assistant|>")
+        example = data.train[0 if index == 0 else 7]
+        planned = render_example(tokenizer, example["prompt"] + example["completion"])
+        assert (planned.input_ids, planned.prompt_length, planned.trained) == (row["input_ids"], PROMPT_TOKENS,
+                                                                                COMPLETION_TOKENS)
+    # the short example: 5 prompt tokens (<|user|> SELECT 1 <|end|> <|assistant|>), then "SELECT 1 <|end|>",
+    # then padding (pad id, mask 0, IGNORE)
+    answer = tokenizer("SELECT 1 <|end|>", add_special_tokens=False)["input_ids"]
+    assert batch["labels"][2].tolist() == [IGNORE] * 5 + answer + [IGNORE] * (width - 8)
+    assert batch["attention_mask"][2].tolist() == [1] * 8 + [0] * (width - 8)
+    assert (batch["input_ids"][2, 8:] == tokenizer.pad_token_id).all()
+    # a longer conversation: the last assistant turn is the completion, earlier turns are context
+    longer = first["prompt"] + first["completion"] + [{"role": "user", "content": "again"},
+                                                       {"role": "assistant", "content": "SELECT 1"}]
+    planned = render_example(tokenizer, longer)
+    assert planned.input_ids[planned.prompt_length:] == answer
 
 
 def test_training_lowers_the_loss_into_the_warehouse(trained):
@@ -137,7 +139,8 @@ def test_training_lowers_the_loss_into_the_warehouse(trained):
     assert plan.job_id.startswith("local-") and len(plan.job_id) == len("local-") + 12
     job = store.query("SELECT endpoint, status, fine_tuned_model, dataset_name, trained_tokens, n_epochs FROM "
                       "finetune.jobs WHERE job_id = ?", [plan.job_id])[0]
-    assert job[:4] == ("local", "succeeded", plan.job_id, DATASET) and job[4] > 0 and job[5] == str(EPOCHS)
+    assert job[:4] == ("local", "succeeded", plan.job_id, DATASET) and job[5] == str(EPOCHS)
+    assert job[4] == result.trained_tokens == TRAIN * (PROMPT_TOKENS + COMPLETION_TOKENS) * EPOCHS
     assert store.query("SELECT count(*) FROM finetune.job_results WHERE job_id = ?", [plan.job_id])[0][0] == total
     assert (plan.output_dir / "results.csv").is_file()
     assert (result.adapter_dir / "adapter_config.json").is_file() and (result.merged_dir / "config.json").is_file()
@@ -252,7 +255,7 @@ def test_missing_model_folders_are_clear_errors(setup, tmp_path, capsys):
 
 def test_core_imports_without_torch():
     code = ("import sys\n"
-            "for name in ('torch', 'transformers', 'peft', 'accelerate'): sys.modules[name] = None\n"
+            "for name in ('torch', 'transformers', 'peft', 'accelerate', 'trl', 'datasets'): sys.modules[name] = None\n"
             "import finetune, finetune.cli, finetune.local, finetune.serve, finetune.evaluate\n"
             "finetune.cli.build_parser().parse_args(['train', '--backend', 'local', '--dataset', 'x'])\n"
             "try:\n"
@@ -262,3 +265,105 @@ def test_core_imports_without_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stderr
     assert "'local' extra" in done.stdout
+
+
+def _write_chat(path: Path, examples: list[tuple[int, int]]) -> None:
+    """A chat JSONL file: per example, a one-word system turn, a user turn of `k` words and an assistant turn of
+    `m` words. The tiny template renders it to k + m + 7 tokens: <|system|> s <|end|> <|user|> k words <|end|>
+    <|assistant|> (the prompt, k + 6) and m words <|end|> (the completion, m + 1)."""
+    lines = [json.dumps({"messages": [{"role": "system", "content": "s"},
+                                      {"role": "user", "content": " ".join(["u"] * k)},
+                                      {"role": "assistant", "content": " ".join(["a"] * m)}]})
+             for k, m in examples]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_over_length_drop_and_truncate(setup, tmp_path, caplog):
+    _, _, model_dir, _ = setup
+    exports = tmp_path / "exports"
+    # max_length 20. Lines 3 (24 tokens, a long answer), 4 (25: the prompt alone is 22) and 6 (21) are longer;
+    # cut to 20, line 4 keeps no assistant token, lines 3 and 6 keep 9 and 1 of theirs
+    _write_chat(exports / "long" / "train.jsonl", [(3, 3), (3, 3), (5, 12), (16, 2), (4, 4), (13, 1)])
+    _write_chat(exports / "long" / "validation.jsonl", [(3, 20), (2, 2)])
+    caplog.set_level(logging.INFO, logger="finetune.local")
+
+    def prepared(over_length: str):
+        plan = plan_local("long", model_dir, exports=exports, batch_size=2, max_length=20, over_length=over_length,
+                          output_dir=tmp_path / over_length)
+        trainer, data = build_trainer(plan, quiet=True)
+        lengths = {split: [len(ids) for ids in dataset["input_ids"]]
+                   for split, dataset in (("train", trainer.train_dataset), ("validation", trainer.eval_dataset))}
+        trained = [sum(label != IGNORE for label in labels) for labels in trainer.train_dataset["labels"]]
+        return data, lengths, trained
+
+    data, lengths, trained = prepared("drop")
+    assert data.longer == {"train": 3, "validation": 1} and data.left_out == {"train": 3, "validation": 1}
+    assert lengths == {"train": [13, 13, 15], "validation": [11]} and trained == [4, 4, 5]
+    assert "3 of 6 example(s) are longer than max_length 20 tokens and are left out (over_length: drop), " \
+           "line(s) 3, 4, 6" in caplog.text
+
+    caplog.clear()
+    data, lengths, trained = prepared("truncate")
+    assert data.longer == {"train": 3, "validation": 1} and data.left_out == {"train": 1}
+    assert lengths == {"train": [13, 13, 20, 15, 20], "validation": [20, 11]} and trained == [4, 4, 9, 5, 1]
+    assert "are cut to it (over_length: truncate), line(s) 3, 4, 6" in caplog.text
+    assert "train: 1 example(s) have no assistant token left within max_length 20 tokens" in caplog.text
+
+    # every example too long to keep: nothing to train on is a plan error, before any model is loaded
+    plan = plan_local("long", model_dir, exports=exports, max_length=12, over_length="drop",
+                      output_dir=tmp_path / "none")
+    with pytest.raises(PlanError, match="no training examples left"):
+        build_trainer(plan, quiet=True)
+
+
+def test_gradient_accumulation_and_checkpointing(setup, tmp_path, caplog):
+    """12 batches of 2 per epoch, accumulated 5 at a time: 3 optimizer steps (5, 5 and the last 2), with
+    activations recomputed in the backward pass."""
+    exports, _, model_dir, _ = setup
+    store = Store(tmp_path / "warehouse.duckdb")
+    plan = plan_local(DATASET, model_dir, exports=exports, epochs=1, batch_size=BATCH, learning_rate=5e-3,
+                      gradient_accumulation_steps=5, gradient_checkpointing=True, output_dir=tmp_path / "job", seed=1)
+    caplog.set_level(logging.INFO, logger="finetune.local")
+    result = train_local(plan, store, quiet=True)
+    assert steps_per_epoch(TRAIN, BATCH, accumulation=5) == 3 and steps_per_epoch(TRAIN, BATCH) == STEPS_PER_EPOCH
+    assert (result.status, result.global_step, result.total_steps, result.checkpoints) == ("succeeded", 3, 3, [3])
+    rows = store.query("SELECT step, total_steps, train_loss, valid_loss FROM finetune.job_metrics WHERE job_id = ? "
+                       "ORDER BY step", [plan.job_id])
+    assert [row[:2] for row in rows] == [(1, 3), (2, 3), (3, 3)] and all(row[2] > 0 for row in rows)
+    assert rows[-1][3] is not None  # the epoch's evaluation
+    assert f"{plan.job_id}: 3 optimizer step(s), each over 5 batch(es) of 2 example(s) per device; quantization " \
+           "none; gradient checkpointing on" in caplog.text
+    assert result.trained_tokens == TRAIN * (PROMPT_TOKENS + COMPLETION_TOKENS)
+    assert (result.adapter_dir / "adapter_config.json").is_file()
+
+
+@pytest.mark.parametrize("quantization", ["4bit", "8bit"])
+def test_quantization_without_cuda_is_a_clear_error(setup, tmp_path, capsys, quantization):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: quantised LoRA is allowed here")
+    exports, _, model_dir, _ = setup
+    warehouse = tmp_path / "warehouse.duckdb"
+    plan = plan_local(DATASET, model_dir, exports=exports, quantization=quantization, output_dir=tmp_path / "job")
+    with pytest.raises(FinetuneError, match=f"quantization: {quantization} \\(--quantization\\) needs a CUDA GPU") \
+            as raised:
+        train_local(plan, Store(warehouse), quiet=True)
+    assert raised.value.exit_code == 2 and "quantization: none" in str(raised.value)
+    plan.recipe = tmp_path / "qlora.yml"  # from a recipe file: the message names it
+    with pytest.raises(PlanError, match=f"quantization: {quantization} \\(recipe {plan.recipe}\\)"):
+        train_local(plan, Store(warehouse), quiet=True)
+    # refused before anything was loaded or written: no job, no output folder
+    assert Store(warehouse).query("SELECT count(*) FROM finetune.jobs")[0][0] == 0
+    assert not plan.output_dir.exists()
+    # the command: the dry run plans (for a GPU machine, say), --submit is refused with the same line
+    command = ["--quiet", "--warehouse", str(warehouse), "train", "--backend", "local", "--dataset", DATASET,
+               "--exports", str(exports), "--base-model", str(model_dir), "--quantization", quantization,
+               "--output-dir", str(plan.output_dir)]
+    assert main(command) == 0
+    capsys.readouterr()
+    assert main([*command, "--submit"]) == 2
+    assert f"error: quantization: {quantization} (--quantization) needs a CUDA GPU" in capsys.readouterr().err
+    assert Store(warehouse).query("SELECT count(*) FROM finetune.jobs")[0][0] == 0
+    assert not plan.output_dir.exists()

@@ -85,3 +85,57 @@ def test_service_config_names_the_key_variable_and_never_holds_a_key(monkeypatch
     monkeypatch.delenv("OPENAI_API_VERSION", raising=False)
     with pytest.raises(CredentialsError, match="Azure OpenAI needs an endpoint and an API version"):
         load_service(config)
+
+
+TIMELINE_ON_2026_12_03 = [
+    "  OpenAI fine-tuning wind-down, as publicly reported (checked 2026-12); today is 2026-12-03:",
+    "    2026-05-07  self-serve fine-tuning closed to organisations that had never fine-tuned (210 days ago)",
+    "    2026-07-02  self-serve fine-tuning closed to inactive organisations (154 days ago)",
+    "    2027-01-06  new fine-tuning jobs end for everyone (34 days left)",
+    "    2027-01-14  the gpt-4o-mini-2024-07-18, gpt-4o and gpt-4.1(-mini) snapshots shut down with all their "
+    "fine-tunes (42 days left)",
+    '  alternatives: Azure OpenAI (same API: set AZURE_OPENAI_ENDPOINT), BACKEND=local (LoRA on a local model folder), '
+    'or the exports for other trainers (make export FORMATS="hf llamafactory axolotl vertex")',
+]
+
+
+def test_the_openai_dry_run_ends_with_the_wind_down_timeline(openai_itself, tmp_path):
+    from datetime import date
+
+    plan = plan_training("ds", load_service(), exports=make_export(tmp_path / "exports"))
+    assert plan.service.endpoint == "https://api.openai.com/v1"
+    lines = plan.describe(today=date(2026, 12, 3)).splitlines()
+    assert lines[-len(TIMELINE_ON_2026_12_03):] == TIMELINE_ON_2026_12_03
+    # the counts follow the clock: the day new jobs end, and after
+    assert "    2027-01-06  new fine-tuning jobs end for everyone (today)" in plan.describe(today=date(2027, 1, 6))
+    later = plan.describe(today=date(2027, 1, 13)).splitlines()
+    assert later[-3:-1] == ["    2027-01-06  new fine-tuning jobs end for everyone (7 days ago)",
+                            "    2027-01-14  the gpt-4o-mini-2024-07-18, gpt-4o and gpt-4.1(-mini) snapshots shut down "
+                            "with all their fine-tunes (1 day left)"]
+
+
+def test_the_train_command_prints_the_timeline_dated_today(openai_itself, tmp_path, capsys):
+    from datetime import date
+
+    from finetune.cli import main
+    from finetune.wind_down import timeline_lines
+
+    exports = make_export(tmp_path / "exports")
+    assert main(["--quiet", "train", "--dataset", "ds", "--exports", str(exports)]) == 0
+    out = capsys.readouterr().out
+    assert "\n".join(timeline_lines(date.today())) in out
+    assert f"today is {date.today().isoformat()}:" in out and "dry run: nothing was sent" in out
+
+
+def test_no_timeline_for_azure_or_another_base_url(azure_openai_env, tmp_path, monkeypatch):
+    from datetime import date
+
+    exports = make_export(tmp_path / "exports")
+    azure = plan_training("ds", load_service(), exports=exports)
+    assert azure.service.provider == "azure"
+    assert "wind-down" not in azure.describe(today=date(2026, 12, 3))
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT")
+    monkeypatch.setenv("OPENAI_BASE_URL", azure_openai_env.base_url)  # a compatible service elsewhere
+    elsewhere = plan_training("ds", load_service(), exports=exports)
+    assert elsewhere.service.provider == "openai"
+    assert "2027-01-06" not in elsewhere.describe(today=date(2026, 12, 3))

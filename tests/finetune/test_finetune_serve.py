@@ -30,8 +30,8 @@ import openai  # noqa: E402
 
 from finetune.cli import main  # noqa: E402
 from finetune.errors import ServeError  # noqa: E402
-from finetune.serve import (ServerLimits, load_model, make_server, read_api_key, vllm_command,  # noqa: E402
-                            vllm_environment)
+from finetune.serve import (ServerLimits, background_server, load_model, make_server, read_api_key,  # noqa: E402
+                            vllm_command, vllm_environment)
 from test_finetune_local import build_tiny_model  # noqa: E402
 
 KEY = "pl-test-9f2c1e7a5b3d4c6e8a0b"
@@ -395,3 +395,23 @@ def test_vllm_gets_the_key_in_its_environment_not_argv(model_dir):
     assert not any(KEY in part for part in command) and "--api-key" not in command
     assert vllm_environment(KEY, {"PATH": "/usr/bin"}) == {"PATH": "/usr/bin", "VLLM_API_KEY": KEY}
     assert vllm_environment(None, {"PATH": "/usr/bin"}) == {"PATH": "/usr/bin"}
+
+
+def test_a_background_server_answers_with_its_own_key_and_stops_on_ctrl_c(model_dir):
+    before = set(threading.enumerate())
+    with pytest.raises(KeyboardInterrupt):
+        with background_server(model_dir, NAME, max_new_tokens=2) as server:
+            port = server.server_address[1]
+            key = server.api_key.decode("ascii")
+            assert server.server_address[0] == "127.0.0.1" and port > 0
+            assert len(key) >= 40 and key not in os.environ.values()  # made for the run, held in this process
+            with openai.OpenAI(base_url=server.base_url, api_key=key, max_retries=0) as client:
+                assert [card.id for card in client.models.list().data] == [NAME]
+            with openai.OpenAI(base_url=server.base_url, api_key="guess", max_retries=0) as stranger, \
+                    pytest.raises(openai.AuthenticationError):
+                stranger.models.list()
+            raise KeyboardInterrupt  # what Ctrl-C raises in the main thread
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    assert [thread.name for thread in set(threading.enumerate()) - before] == []  # accepting thread and workers ended
+    assert server.model is None  # the weights are let go
