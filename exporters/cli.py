@@ -18,6 +18,7 @@ from pinoloft_base.errors import EXIT_FINDINGS, EXIT_OK
 
 from .check import check_file
 from .export import export_datasets
+from .findings import DEFAULT_MAX_SYNTHETIC_SHARE
 from .formats import FORMATS, KNOWN_FORMATS
 from .models import load_models
 from .report import check_text, usd
@@ -25,9 +26,19 @@ from .report import check_text, usd
 INTERRUPTED_EXPORT = "interrupted: the dataset being exported keeps its previous files; rerun to export it"
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a share is between 0 and 1, got {text}")
+    return value
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     results = export_datasets(args.warehouse, args.dataset, args.out, model=args.model, threads=args.jobs,
-                              formats=args.format)
+                              formats=args.format, max_synthetic_share=args.max_synthetic_share)
     status = EXIT_OK
     for result in results:
         report = result.report
@@ -47,7 +58,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         for name, entry in report.get("formats", {}).items():
             names = ", ".join(Path(path).name for path in entry["files"])
             print(f"  {name}: {result.directory}/{entry['folder']} ({names})")
-        print(f"  report: {result.directory}/report.md, {result.directory}/report.json")
+        print(f"  report: {result.directory}/report.md, report.html, report.json; card: {result.directory}/README.md")
     return status
 
 
@@ -91,7 +102,11 @@ def add_export_command(commands, name: str = "export") -> argparse.ArgumentParse
                         help=f"also write this format: {', '.join(FORMATS)}, or all (repeatable, or a comma list; "
                         f"the OpenAI files are always written; known: {', '.join(KNOWN_FORMATS)})")
     jobs_option(export, "token-counting threads")
-    export.add_argument("--strict", action="store_true", help="exit with 1 on warnings too (overlap, duplicates…)")
+    export.add_argument("--max-synthetic-share", type=_share, default=DEFAULT_MAX_SYNTHETIC_SHARE, metavar="SHARE",
+                        help="warn when more than this share of the examples (0 to 1), overall or in a split, is "
+                        f"synthetic (default: {DEFAULT_MAX_SYNTHETIC_SHARE})")
+    export.add_argument("--strict", action="store_true",
+                        help="exit with 1 on warnings too (overlap, duplicates, small splits, synthetic share…)")
     # A dataset's files are renamed into place only once its whole export has succeeded (exporters.export).
     export.set_defaults(handler=cmd_export, interrupted_message=INTERRUPTED_EXPORT)
     return export

@@ -7,8 +7,10 @@ For a dataset NAME it writes, under `<out>/NAME/`:
   (the format of ../shared/docs/strategy-prompts.md; the mart already holds the system prompt);
 * `train.meta.jsonl`, ...: line N describes line N of the data file (ids, DBMS, strategy, provenance,
   lengths, token counts, validation status, synthetic flag, format errors);
-* `report.json` and `report.md`: the data check of each split and of the whole export, with the overlap
-  of user contents (and of original fingerprints) across splits and the counts per strategy and DBMS;
+* `report.json`, `report.md` and `report.html`: the data check of each split and of the whole export, with
+  the overlap of user contents (and of original fingerprints) across splits, the counts per strategy and DBMS
+  and the warnings (exporters.findings); the HTML page draws them (exporters.report_html);
+* `README.md`: the dataset card (exporters.card): sources, settings, counts, every file with its sha256;
 * with `formats`, the same examples for other trainers and services, one folder per format
   (`hf/`, `llamafactory/`, `axolotl/`, `vertex/`: exporters.formats), listed with their sha256 in the report.
 
@@ -35,10 +37,14 @@ from pinoloft_base.console import progress_bar
 from pinoloft_base.warehouse import connect
 
 from .check import Analyzer, CheckResult, ExampleStats, Summary
+from .card import dataset_card
 from .errors import DatasetNotFoundError, ExportersError
+from .findings import CHECK_CODES, DEFAULT_MAX_SYNTHETIC_SHARE, finding, shape_findings
 from .formats import FormatWriter, open_writers, parse_formats, remove_stale
 from .models import ModelSpec, get_model
 from .report import export_markdown
+from .report_html import export_html
+from .selection import read_selection
 from .staging import StagedFile
 from .tokens import TokenCounter, get_encoding
 from .warehouse import SPLITS, check_columns, iter_examples, list_datasets, split_counts
@@ -70,7 +76,8 @@ class ExportResult:
 
     @property
     def warnings(self) -> list[str]:
-        return list(self.report["warnings"])
+        """The message of each warning (report.json `warnings` holds them with code, split, strategy, fix)."""
+        return [warning["message"] for warning in self.report["warnings"]]
 
 
 def _example(row: dict[str, Any]) -> dict[str, Any]:
@@ -163,6 +170,11 @@ class _Tally:
         self.fingerprints: dict[str, set[str]] = {split: set() for split in SPLITS}
         self.synthetic: dict[str, Counter] = {split: Counter() for split in SPLITS}
         self.validation: dict[str, Counter] = {split: Counter() for split in SPLITS}
+        # for the warnings, the HTML page and the card
+        self.shape: dict[str, Counter] = {split: Counter() for split in SPLITS}  # (strategy, dbms, synthetic)
+        self.tokens: dict[str, dict[str, list[int]]] = {split: {"total": [], "assistant": []} for split in SPLITS}
+        self.validation_by_strategy: dict[str, Counter] = {}
+        self.sources: set[tuple[str, str, str]] = set()  # (source_root, run, dbms) of real examples; "" unknown
 
     def write(self, split: str, batch: _Batch, data_file: StagedFile, meta_file: StagedFile) -> list[dict[str, Any]]:
         """Finish a batch (wait for its token counts), tally it and write its data and sidecar lines; returns
@@ -181,6 +193,15 @@ class _Tally:
                 self.fingerprints[split].add(row["original_fingerprint"])
             self.synthetic[split][_FLAG_NAMES.get(row["is_synthetic"], "null")] += 1
             self.validation[split][str(row["validation_status"])] += 1
+            self.shape[split][(str(row["strategy"]), str(row["dbms"]), row["is_synthetic"] is True)] += 1
+            if stats.total_tokens is not None:
+                self.tokens[split]["total"].append(stats.total_tokens)
+            if stats.assistant_tokens is not None:
+                self.tokens[split]["assistant"].append(stats.assistant_tokens)
+            self.validation_by_strategy.setdefault(str(row["strategy"]), Counter())[
+                str(row["validation_status"])] += 1
+            if not row["is_synthetic"]:
+                self.sources.add((row["source_root"] or "", row["run"] or "", row["dbms"] or ""))
             meta = _meta(row, self.dataset, split, number, stats, self.token_limit)
             metas.append(meta)
             meta_lines.append(json.dumps(meta, ensure_ascii=False, default=_json_default))
@@ -191,13 +212,17 @@ class _Tally:
 
 def export_dataset(warehouse: str | Path, dataset: str, out_dir: str | Path = "data/exports", *,
                    model: str | ModelSpec | None = None, threads: int | None = None, batch_size: int = 2048,
-                   quiet: bool | None = None, formats: str | list[str] | tuple[str, ...] | None = None) -> ExportResult:
+                   quiet: bool | None = None, formats: str | list[str] | tuple[str, ...] | None = None,
+                   max_synthetic_share: float = DEFAULT_MAX_SYNTHETIC_SHARE) -> ExportResult:
     """Export `dataset` from the warehouse (opened read-only) into `<out_dir>/<dataset>/`.
 
     `formats` adds other trainers' formats (exporters.formats: hf, llamafactory, axolotl, vertex, all),
     written from the same rows in the same order; without it the files are exactly those of the OpenAI
     export. Files of a format not asked for left there by an earlier export are removed once this one has
-    succeeded, since they would no longer match."""
+    succeeded, since they would no longer match. `max_synthetic_share` (0 to 1) is the share of synthetic
+    examples, overall or in a split, above which the export warns."""
+    if not 0 <= max_synthetic_share <= 1:
+        raise ExportersError(f"max synthetic share must be between 0 and 1, got {max_synthetic_share}")
     if not _SAFE_NAME.fullmatch(dataset):
         raise ExportersError(f"dataset name {dataset!r} cannot be used as a folder name")
     extra = parse_formats(formats)
@@ -209,6 +234,7 @@ def export_dataset(warehouse: str | Path, dataset: str, out_dir: str | Path = "d
     try:
         present = check_columns(con)
         counts = split_counts(con, dataset)
+        selection = read_selection(con, dataset)
         directory = Path(out_dir) / dataset
         directory.mkdir(parents=True, exist_ok=True)
         writers = open_writers(extra, directory, dataset)
@@ -262,13 +288,26 @@ def export_dataset(warehouse: str | Path, dataset: str, out_dir: str | Path = "d
         report = _report(dataset, spec, encoding.name, files, results, total_result, overlap, tally.synthetic,
                          tally.validation, format_files)
         for writer in writers:
-            report["warnings"].extend(writer.warnings(counts))
+            report["warnings"].extend(finding("format_limit", warning) for warning in writer.warnings(counts))
+        shape = {split: Counter() for split in SPLITS}
+        for split, per in tally.shape.items():
+            for (strategy, _, is_synthetic), n in per.items():
+                shape[split][(strategy, is_synthetic)] += n
+        report["warnings"].extend(shape_findings(shape, selection.requested, max_synthetic_share))
+        if selection.strategies:
+            report["selection"] = [item.to_json() for item in selection.strategies]
         report_json = StagedFile(directory / "report.json")
         staged.append(report_json)
         report_json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=_json_default) + "\n")
         report_md = StagedFile(directory / "report.md")
         staged.append(report_md)
         report_md.write_text(export_markdown(report, results, total_result))
+        report_html = StagedFile(directory / "report.html")
+        staged.append(report_html)
+        report_html.write_text(export_html(report, tally.shape, tally.tokens, tally.validation_by_strategy))
+        card = StagedFile(directory / "README.md")
+        staged.append(card)
+        card.write_text(dataset_card(report, tally.shape, selection, sorted(tally.sources)))
         for item in staged:
             item.commit()
         for writer in writers:
@@ -305,19 +344,23 @@ def _report(dataset: str, spec: ModelSpec, encoding: str, files: dict[str, dict[
             results: dict[str, CheckResult], total: CheckResult, overlap: dict[str, dict[str, int]],
             synthetic: dict[str, Counter], validation: dict[str, Counter],
             formats: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    warnings: list[str] = []
+    warnings: list[dict[str, Any]] = []
     for split, result in results.items():
         if result.n_format_errors:
-            warnings.append(f"{split}.jsonl: {result.n_format_errors} format error(s)")
-        warnings.extend(f"{split}.jsonl: {warning}" for warning in result.warnings()
-                        if not (split != "train" and warning.startswith("only ")))
+            warnings.append(finding("format_errors", f"{split}.jsonl: {result.n_format_errors} format error(s)",
+                                    split))
+        # "too few" is the training rule; validation and test get the small_split warning (exporters.findings)
+        warnings.extend(finding(CHECK_CODES[kind], f"{split}.jsonl: {warning}", split)
+                        for kind, warning in result.warning_items() if not (split != "train" and kind == "too_few"))
     if total.n_duplicates > sum(result.n_duplicates for result in results.values()):
-        warnings.append(f"{total.n_duplicates - sum(r.n_duplicates for r in results.values())} example(s) "
-                        "duplicate an example of another split")
+        warnings.append(finding("cross_split_duplicates",
+                                f"{total.n_duplicates - sum(r.n_duplicates for r in results.values())} example(s) "
+                                "duplicate an example of another split"))
     for kind, label in (("user_content", "user content"), ("original_fingerprint", "original fingerprint")):
         for pair, shared in overlap[kind].items():
             if shared:
-                warnings.append(f"{shared} {label}(s) appear in both {pair.replace('/', ' and ')}")
+                warnings.append(finding("overlap", f"{shared} {label}(s) appear in both {pair.replace('/', ' and ')}",
+                                        pair))
     rows = []
     combos: dict[tuple[str, str], dict[str, int]] = {}
     for split, result in results.items():

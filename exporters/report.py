@@ -115,6 +115,12 @@ def _format_count(result: CheckResult, category: str) -> int:
     return result.format_errors[category]
 
 
+def warning_line(warning: dict[str, Any]) -> str:
+    """One warning of report.json as a Markdown list item: code, what, and the suggested fix."""
+    where = " ".join(f"`{value}`" for value in (warning["split"], warning["strategy"]) if value)
+    return f"- **{warning['code']}**{' ' + where if where else ''}: {warning['message']}. Fix: {warning['fix']}."
+
+
 def export_markdown(report: dict[str, Any], results: dict[str, CheckResult], total: CheckResult) -> str:
     """`report.md` of an export: files, the check per split and in total, overlap, counts, warnings."""
     splits = list(results)
@@ -126,9 +132,15 @@ def export_markdown(report: dict[str, Any], results: dict[str, CheckResult], tot
         (f"Model `{report['model']}` (encoding `{report['encoding']}`), at most {report['token_limit']:,} tokens "
          f"per example, ${report['usd_per_1m_training_tokens']:.2f} per 1M training tokens."),
         "",
-        "## Files",
+        "## Warnings",
         "",
     ]
+    # the warnings first: they are what a reader must not miss
+    if report["warnings"]:
+        out.extend(warning_line(warning) for warning in report["warnings"])
+    else:
+        out.append("None.")
+    out += ["", "## Files", ""]
     out.extend(_table(["file", "examples", "bytes", "sha256"],
                       [[f"`{name}`", _number(info["examples"]), _number(info["bytes"]), f"`{info['sha256'][:16]}…`"]
                        for name, info in report["files"].items()], markdown=True))
@@ -147,7 +159,7 @@ def export_markdown(report: dict[str, Any], results: dict[str, CheckResult], tot
         "## Verdict",
         "",
         ("**Not fit to upload: format errors.**" if report["n_format_errors"] else
-         "No format errors: fit to upload." + (" Read the warnings below." if report["warnings"] else "")),
+         "No format errors: fit to upload." + (" Read the warnings above." if report["warnings"] else "")),
         "",
         (f"Training on `train.jsonl`: {training['n_examples']:,} examples × {training['n_epochs']} epochs "
          f"(default rule) = {training['billing_tokens']:,} billed tokens, about "
@@ -166,14 +178,14 @@ def export_markdown(report: dict[str, Any], results: dict[str, CheckResult], tot
         ("exact duplicates", lambda r: r.n_duplicates),
         ("special-token strings", lambda r: r.n_special_token_examples),
         ("over the token limit", lambda r: r.n_over_limit),
-        ("epochs (default rule)", lambda r: r.n_epochs),
+        ("epochs (default rule)", lambda r: r.n_epochs if r.source == "train.jsonl" else None),
         ("billed tokens", lambda r: r.billing_tokens),
         ("estimated cost (USD)", lambda r: usd(r.estimated_cost_usd)),
     ]
     out.extend(_table(["", *columns], [[label, *(_number(getter(everything[c])) for c in columns)]
                                       for label, getter in check_rows], markdown=True))
     out += ["", ("Each split is checked as its own file; the total column checks the three files as one (its "
-                 "duplicates include examples repeated across splits).")]
+                 "duplicates include examples repeated across splits). Epochs are a training figure: train only.")]
     out += ["", f"Fewer than 10 valid examples in train: {'yes' if results['train'].too_few_examples else 'no'}.",
             "", "## Distributions", "",
             (f"Per example, counted with `{report['encoding']}` (3 tokens per message + role, content and name "
@@ -203,11 +215,6 @@ def export_markdown(report: dict[str, Any], results: dict[str, CheckResult], tot
         synthetic_rows.append([split, _number(flags.get("true", 0)), _number(flags.get("false", 0)),
                                ", ".join(f"{status}: {count:,}" for status, count in statuses.items()) or "-"])
     out.extend(_table(["split", "synthetic", "real", "validation status"], synthetic_rows, markdown=True))
-    out += ["", "## Warnings", ""]
-    if report["warnings"]:
-        out.extend(f"- {warning}" for warning in report["warnings"])
-    else:
-        out.append("None.")
     problems = [p for r in results.values() for p in r.problems][:MAX_PROBLEMS_SHOWN]
     if problems:
         out += ["", "## First format problems", ""]

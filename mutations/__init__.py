@@ -10,6 +10,7 @@
 from .checker import Judgement, Verdict, check, judge
 from .engine import Candidate, Mutation, apply, apply_candidate, candidates
 from .errors import MutationsError, SqlSyntaxError, UnknownStrategyError
+from .identify import Identification, identify
 from .patterns import can_produce
 from .strategies import RANDOM_STRATEGIES, STRATEGIES
 
@@ -21,6 +22,7 @@ __all__ = [
     "STRATEGIES",
     "SqlSyntaxError",
     "UnknownStrategyError",
+    "Identification",
     "Judgement",
     "Verdict",
     "apply",
@@ -28,5 +30,6 @@ __all__ = [
     "can_produce",
     "candidates",
     "check",
+    "identify",
     "judge",
 ]

@@ -58,25 +58,33 @@ class CheckSummary:
         return "\n".join(lines)
 
 
-def judge_line(line_number: int, raw: bytes) -> tuple[int, str | None, str | None, str | None, bool]:
-    """(line, output JSON or None, error or None, strategy, conforms) for one input line."""
+def read_record(raw: bytes, required: tuple[str, ...]) -> tuple[dict[str, object] | None, str | None]:
+    """(the JSON object of one input line, None), or (None, why the line cannot be used)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        return line_number, None, f"invalid UTF-8 at byte {error.start}", None, False
+        return None, f"invalid UTF-8 at byte {error.start}"
     try:
         record = json.loads(text)
     except json.JSONDecodeError as error:
-        return line_number, None, f"not valid JSON: {error.msg} (column {error.colno})", None, False
+        return None, f"not valid JSON: {error.msg} (column {error.colno})"
     if not isinstance(record, dict):
-        return line_number, None, f"expected a JSON object, got {type(record).__name__}", None, False
-    missing = [name for name in REQUIRED_FIELDS if name not in record]
+        return None, f"expected a JSON object, got {type(record).__name__}"
+    missing = [name for name in required if name not in record]
     if missing:
-        return line_number, None, "missing field(s): " + ", ".join(missing), None, False
-    wrong = [name for name in REQUIRED_FIELDS if not isinstance(record[name], str)]
+        return None, "missing field(s): " + ", ".join(missing)
+    wrong = [name for name in required if not isinstance(record[name], str)]
     if wrong:
-        return line_number, None, "field(s) must be strings: " + ", ".join(wrong), None, False
-    verdict = check(record["original"], record["mutated"], record["strategy"])
+        return None, "field(s) must be strings: " + ", ".join(wrong)
+    return record, None
+
+
+def judge_line(line_number: int, raw: bytes) -> tuple[int, str | None, str | None, str | None, bool]:
+    """(line, output JSON or None, error or None, strategy, conforms) for one input line."""
+    record, error = read_record(raw, REQUIRED_FIELDS)
+    if record is None:
+        return line_number, None, error, None, False
+    verdict = check(record["original"], record["mutated"], record["strategy"])  # type: ignore[arg-type]
     record.update(verdict.as_dict())
     return line_number, json.dumps(record, ensure_ascii=False), None, record["strategy"], verdict.conforms
 

@@ -32,6 +32,7 @@ REASON_KINDS = (
     "no_mutation_point",
     "identical",
     "other_strategy",
+    "reversed",
     "wrong_rewrite",
     "outside_mutation_point",
     "several_edits",
@@ -92,15 +93,42 @@ def _middle_matches(candidate: Candidate, middle: list[str]) -> bool:
     return can_produce(candidate.strategy, candidate.pattern or "", middle[0][1:])
 
 
+def _fits(candidate: Candidate, okeys: list[str], mkeys: list[str], prefix: int, suffix: int) -> bool:
+    """Is `mkeys` the original `okeys` with this candidate's span rewritten as its strategy does?"""
+    head, tail = candidate.tok_start, len(okeys) - candidate.tok_end
+    return (head <= prefix and tail <= suffix and len(mkeys) - tail >= head
+            and _middle_matches(candidate, mkeys[head : len(mkeys) - tail]))
+
+
 def _match(cands: list[Candidate] | tuple[Candidate, ...], okeys: list[str], mkeys: list[str], prefix: int,
            suffix: int) -> Candidate | None:
     n, m = len(okeys), len(mkeys)
-    for candidate in cands:
+    for candidate in cands:  # `_fits`, inlined: this is check's hot loop
         head, tail = candidate.tok_start, n - candidate.tok_end
         if head <= prefix and tail <= suffix and m - tail >= head:
             if _middle_matches(candidate, mkeys[head : m - tail]):
                 return candidate
     return None
+
+
+def conforming_candidates(analysis: Analysis, mutated_keys: list[str]) -> dict[str, Candidate]:
+    """Every strategy of which `mutated_keys` is an application to the analysed original, with the first
+    candidate (in discovery order, as `check` picks it) that explains the edit; in the 18's order.
+
+    Token streams that are equal are no mutation at all, so they give nothing (`check` alone would let an
+    RdM* pattern "rewrite" itself into the same pattern).
+    """
+    okeys = _strip_semicolons(analysis.tokens.keys)
+    mkeys = _strip_semicolons(mutated_keys)
+    if okeys == mkeys:
+        return {}
+    prefix = _common_prefix(okeys, mkeys)
+    suffix = _common_suffix(okeys, mkeys)
+    found: dict[str, Candidate] = {}
+    for candidate in analysis.candidates:
+        if candidate.strategy not in found and _fits(candidate, okeys, mkeys, prefix, suffix):
+            found[candidate.strategy] = candidate
+    return {name: found[name] for name in STRATEGIES if name in found}
 
 
 def check(original: str, mutated: str, strategy: str) -> Verdict:
@@ -206,6 +234,18 @@ def _other_strategy(analysis: Analysis, okeys: list[str], mkeys: list[str], stra
     return found.strategy if found is not None else None
 
 
+def _is_reverse(analysis: Analysis, mtokens: Tokens, okeys: list[str], mkeys: list[str], strategy: str) -> bool:
+    """Does `strategy` turn the mutated query into the original (a pair written backwards)?"""
+    if okeys == mkeys:
+        return False
+    try:
+        backwards = analyse(mtokens.sql)
+    except SqlSyntaxError:
+        return False
+    own = [candidate for candidate in backwards.candidates if candidate.strategy == strategy]
+    return _match(own, mkeys, okeys, _common_prefix(mkeys, okeys), _common_suffix(mkeys, okeys)) is not None
+
+
 def _explain(analysis: Analysis, mtokens: Tokens, okeys: list[str], mkeys: list[str], strategy: str,
              own: list[Candidate], prefix: int, suffix: int) -> tuple[str, str]:
     """(kind, reason): a stable category for grouping, and the sentence a person reads."""
@@ -215,6 +255,9 @@ def _explain(analysis: Analysis, mtokens: Tokens, okeys: list[str], mkeys: list[
     except SqlSyntaxError as error:
         if error.reason.startswith(("not a SELECT", "more than one statement")):
             return "mutated_not_select", f"mutated SQL is not a single SELECT: {error}"
+    if _is_reverse(analysis, mtokens, okeys, mkeys, strategy):
+        return "reversed", (f"this is the reverse of a {strategy} mutation: {strategy} turns the mutated query "
+                            "into the original, so the two are swapped")
     other = _other_strategy(analysis, okeys, mkeys, strategy, prefix, suffix)
     if not own:
         reason = NO_CANDIDATE_REASONS[strategy]

@@ -1,7 +1,8 @@
-"""`python -m mutations`: judge pairs, apply strategies, list candidates, extract the pairs of a PINOLO tree.
+"""`python -m mutations`: judge pairs, identify their strategies, apply strategies, list candidates, extract the
+pairs of a PINOLO tree.
 
 The library raises; the base floor's runner turns errors into exit codes (the table is in `--help`): 1 for
-findings (malformed input lines of `check`, skipped files of `pairs --strict`), 2 for usage and input
+findings (malformed input lines of `check` and `identify`, skipped files of `pairs --strict`), 2 for usage and input
 errors (a bad option, SQL that is not a SELECT we can read, an unknown strategy, an unreadable file).
 (Writing PINOLO trees for tests is the simulator's: `python -m simulator generate`.)
 """
@@ -20,6 +21,7 @@ from pinoloft_base.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
 from .batch import check_jsonl, count_lines
 from .engine import Candidate, apply, candidates
+from .identify import identify_jsonl
 from .strategies import STRATEGIES
 from .tree import REPORT_FOLDERS, SkippedFile, iter_pairs
 
@@ -57,6 +59,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     for error in summary.errors:
         print(f"{args.input}:{error.line}: {error.message}", file=sys.stderr)
     print(summary.table(), file=sys.stderr)
+    return EXIT_FINDINGS if summary.errors else EXIT_OK
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
+    sink = sys.stdout if args.output is None else open(args.output, "w", encoding="utf-8")
+    try:
+        summary = identify_jsonl(source, sink, source_name=args.input)
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+        if sink is not sys.stdout:
+            sink.close()
+    for error in summary.errors or ():
+        print(f"{args.input}:{error.line}: {error.message}", file=sys.stderr)
+    print(summary.describe(), file=sys.stderr)
     return EXIT_FINDINGS if summary.errors else EXIT_OK
 
 
@@ -126,6 +144,22 @@ def add_check_command(commands, name: str = "check") -> argparse.ArgumentParser:
     return check
 
 
+def add_identify_command(commands, name: str = "identify") -> argparse.ArgumentParser:
+    identify_ = subcommand(
+        commands, name,
+        help="say which strategies relate each (original, mutated) pair of a JSONL file",
+        description="Each input line is a JSON object with original and mutated (other keys pass through). "
+        "Each output line is the input plus identified: the list of {strategy, is_upper, reversed} for every "
+        "strategy that turns original into mutated (reversed false) or mutated into original (reversed "
+        "true); [] when none does. Malformed lines are reported with their line number and skipped "
+        "(exit code 1).",
+    )
+    identify_.add_argument("--input", "-i", required=True, help="pairs JSONL file, or - for stdin")
+    identify_.add_argument("--output", "-o", help="output JSONL file (default: stdout)")
+    identify_.set_defaults(handler=cmd_identify)
+    return identify_
+
+
 def add_apply_command(commands, name: str = "apply") -> argparse.ArgumentParser:
     apply_ = subcommand(commands, name,
                                  help="apply one strategy to a query: one JSON line per candidate")
@@ -164,8 +198,10 @@ def add_candidates_command(commands, name: str = "candidates") -> argparse.Argum
 def build_parser() -> argparse.ArgumentParser:
     parser, commands = command_parser(
         "python -m mutations",
-        "PINOLO's 18 mutation strategies: judge pairs, apply strategies, list candidates, read trees.")
+        "PINOLO's 18 mutation strategies: judge pairs, identify strategies, apply strategies, list candidates, "
+        "read trees.")
     add_check_command(commands)
+    add_identify_command(commands)
     add_apply_command(commands)
     add_pairs_command(commands)
     add_candidates_command(commands)

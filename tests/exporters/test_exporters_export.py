@@ -44,7 +44,8 @@ TRAIN_JSONL = (
     '{"messages": [{"role": "system", "content": "You are an expert in MariaDB statement mutation.Add DISTINCT."}, '
     '{"role": "user", "content": "SELECT 2"}, {"role": "assistant", "content": "SELECT DISTINCT 2"}]}\n'
 )
-OUTPUT_FILES = ["report.json", "report.md", "test.jsonl", "test.meta.jsonl", "train.jsonl", "train.meta.jsonl",
+OUTPUT_FILES = ["README.md", "report.html", "report.json", "report.md", "test.jsonl", "test.meta.jsonl",
+                "train.jsonl", "train.meta.jsonl",
                 "validation.jsonl", "validation.meta.jsonl"]
 
 
@@ -145,7 +146,8 @@ def test_report_figures(warehouse, tmp_path):
     assert report["overlap"] == {"user_content": {"train/validation": 0, "train/test": 0, "validation/test": 0},
                                  "original_fingerprint": {"train/validation": 0, "train/test": 0,
                                                           "validation/test": 0}}
-    assert report["warnings"] == ["train.jsonl: only 3 valid example(s): fine-tuning needs at least 10"]
+    assert [warning["message"] for warning in report["warnings"]][0] == \
+        "train.jsonl: only 3 valid example(s): fine-tuning needs at least 10"  # the rest: test_exporters_report.py
     files = report["files"]
     assert files["train.jsonl"]["examples"] == 3
     assert files["train.jsonl"]["bytes"] == len(TRAIN_JSONL.encode("utf-8"))

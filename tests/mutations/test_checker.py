@@ -146,6 +146,7 @@ def test_every_failure_has_a_stable_kind_for_grouping():
         "outside_mutation_point": check(BASE, BASE.replace("`t1`", "`t9`"), "FixMCmpOpU"),
         "several_edits": check(BASE, BASE.replace(")>(", ")>=(").replace("`t1`", "`t9`"), "FixMCmpOpU"),
         "other_strategy": check(BASE, BASE.replace("HAVING NOT ((`f1`)<=(`f2`))", "HAVING 1"), "FixMWhere1U"),
+        "reversed": check(BASE.replace(")>(", ")>=("), BASE, "FixMCmpOpU"),
         "no_mutation_point": check(BASE, BASE, "FixMOn1U"),
         "mutated_not_select": check(BASE, "DROP TABLE `t`", "FixMWhere1U"),
         "original_unreadable": check("DROP TABLE `t`", BASE, "FixMWhere1U"),

@@ -310,7 +310,7 @@ def test_errors_are_clear():
          ["FixMCmpOpU", "FixMCmpOpU", "FixMCmpOpU", "FixMCmpOpU", "FixMCmpOpL", "FixMDistinctL", "FixMWhere1U",
           "FixMWhere0L"]),
         ("SELECT 1 FROM t WHERE (a > 1) IS UNKNOWN AND a SOUNDS LIKE b AND 1 MEMBER OF (j) AND j->'$.a' = 1 "
-         "AND INTERVAL(1,2,3) > 1 -- comment\n /* c */ AND @v := 1 FOR UPDATE",
+         "AND INTERVAL(1,2,3) > 1 -- comment\n /* c */ AND @v FOR UPDATE",
          ["FixMCmpOpU", "FixMCmpOpU", "FixMDistinctL", "FixMWhere1U", "FixMWhere0L"]),
         ("SELECT 1 FROM t WHERE a IN ((SELECT 1), 2) AND (a, b) = (1, 2) AND EXISTS(SELECT 1)",
          ["FixMInNullU", "FixMCmpOpU", "FixMDistinctL", "FixMDistinctL", "FixMWhere1U", "FixMWhere0L"]),
