@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     from exporters import cli as exporters_cli
     from finetune import cli as finetune_cli
     from ingest import cli as ingest_cli
+    from mutations import cli as mutations_cli
     from simulator import cli as simulator_cli
     from validation import cli as validation_cli
 
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="dbt docs generate --static: writes dbt_project/target/static_index.html and prints its path.")
     docs.set_defaults(handler=cmd_docs)
 
+    mutations_cli.add_identify_command(commands, "identify")
     simulator_cli.add_generate_command(commands, "generate")
     return parser
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PINOLOFT = [sys.executable, "-m", "pinoloft"]
 SUBCOMMANDS = ["ingest", "check", "datasets", "transform", "dbt-build", "validate", "validation-report", "server",
                "guard", "export", "check-export", "train", "serve", "evaluate", "jobs", "experiments", "sql", "docs",
-               "generate"]
+               "identify", "generate"]
 
 
 def _pinoloft(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -45,7 +45,8 @@ def test_every_subcommand_has_help_and_takes_the_global_options_after_it(command
     assert capsys.readouterr().out.startswith(f"usage: pinoloft {command} ")
     needs = {"ingest": ["--root", "x"], "train": ["--dataset", "d"], "serve": ["--model-dir", "m"],
              "evaluate": ["--dataset", "d", "--models", "reference"], "jobs": ["list"], "server": ["status"],
-             "guard": ["SELECT 1"], "check-export": ["f.jsonl"], "generate": ["--root", "x"]}
+             "guard": ["SELECT 1"], "check-export": ["f.jsonl"], "generate": ["--root", "x"],
+             "identify": ["--input", "pairs.jsonl"]}
     args = build_parser().parse_args([command, *needs.get(command, []), "-q", "-w", "elsewhere.duckdb"])
     assert (args.quiet, args.warehouse, callable(args.handler)) == (True, "elsewhere.duckdb", True)
 
@@ -106,3 +107,18 @@ def test_main_returns_the_code_instead_of_exiting(tmp_path, capsys):
     assert main(["-w", str(tmp_path / "none.duckdb"), "docs"]) == 2
     assert capsys.readouterr().err == (f"error: no warehouse at {tmp_path / 'none.duckdb'}: run `pinoloft ingest` "
                                        "first (or `make demo`)\n")
+
+
+def test_identify_through_the_front_door(tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"original": "SELECT * FROM t WHERE c > 1", "mutated": "SELECT * FROM t WHERE c >= 1", "id": 1}\n'
+                     '{"original": "SELECT 1", "mutated": "SELECT 2", "id": 2}\n')
+    done = _pinoloft("identify", "--input", str(pairs))
+    assert done.returncode == 0
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [
+        {"original": "SELECT * FROM t WHERE c > 1", "mutated": "SELECT * FROM t WHERE c >= 1", "id": 1,
+         "identified": [{"strategy": "FixMCmpOpU", "is_upper": True, "reversed": False},
+                        {"strategy": "FixMCmpOpL", "is_upper": False, "reversed": True}]},
+        {"original": "SELECT 1", "mutated": "SELECT 2", "id": 2, "identified": []},
+    ]
+    assert done.stderr == "identify: 2 pair(s): 1 explained by a strategy (0 only when read backwards), 1 by none\n"
