@@ -17,6 +17,7 @@ __all__ = ["BarAwareHandler", "is_quiet", "progress_bar", "setup_logging"]
 
 _state = {"quiet": False}
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+CHATTY_LIBRARY_LOGGERS = ("httpx", "httpx2", "httpcore", "urllib3")
 
 
 class BarAwareHandler(logging.Handler):
@@ -36,6 +37,9 @@ def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
     handler = BarAwareHandler()
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # HTTP clients log every request at INFO (one line per chat completion during an evaluation): only with -v.
+    for name in CHATTY_LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def is_quiet() -> bool:

@@ -201,6 +201,28 @@ RAW_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("source_relative_path", "VARCHAR"),
         ("created_at", "TIMESTAMP"),
     ),
+    # Pairs from outside PINOLO (`ingest pairs`, ingest/external.py): one row per stored line of a JSONL file,
+    # always original -> mutated (a pair written backwards is swapped and flagged is_reversed). Key
+    # (source_file, line_number); loading a file again replaces its rows.
+    "external_pairs": (
+        ("source", "VARCHAR"),
+        ("source_file", "VARCHAR"),
+        ("line_number", "INTEGER"),
+        ("file_hash", "VARCHAR"),
+        ("ingested_at", "TIMESTAMP"),
+        ("ingest_run_id", "BIGINT"),
+        ("strategy", "VARCHAR"),
+        ("is_upper", "BOOLEAN"),
+        ("is_reversed", "BOOLEAN"),
+        ("strategy_given", "BOOLEAN"),
+        ("identified", "VARCHAR[]"),
+        ("dbms", "VARCHAR"),
+        ("ddl", "VARCHAR"),
+        ("url", "VARCHAR"),
+        ("original_sql", "VARCHAR"),
+        ("mutated_sql", "VARCHAR"),
+        ("pair_hash", "VARCHAR"),
+    ),
     "validation_runs": (
         ("pair_hash", "VARCHAR"),
         ("form", "VARCHAR"),

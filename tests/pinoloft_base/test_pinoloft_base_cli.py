@@ -131,3 +131,17 @@ def test_version_and_the_exit_code_table(capsys):
     assert list(EXIT_CODES) == [0, 1, 2, 3, 4, 130]
     lines = EXIT_CODES_HELP.splitlines()
     assert lines[0] == "exit codes:" and [line.split()[0] for line in lines[1:]] == ["0", "1", "2", "3", "4", "130"]
+
+
+def test_http_clients_log_their_requests_only_when_verbose():
+    import logging
+
+    from pinoloft_base.console import setup_logging
+
+    setup_logging()
+    assert logging.getLogger("httpx2").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("finetune.serve").getEffectiveLevel() == logging.INFO
+    setup_logging(verbose=True)
+    assert logging.getLogger("httpx2").getEffectiveLevel() == logging.DEBUG
+    setup_logging(quiet=True)
+    assert logging.getLogger("finetune.serve").getEffectiveLevel() == logging.WARNING
