@@ -692,6 +692,17 @@ def _store(store: Store, result: EvaluationResult) -> None:
                     [now_utc(), result.evaluation_id])
 
 
+def untested_strategies(store: Store, dataset: str, tested: list[str]) -> list[str]:
+    """The strategies of `dataset`'s train split that have no test example (so no figure can be given for them),
+    from marts.dataset_examples when the warehouse has it; [] otherwise."""
+    if not store.query("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' "
+                       "AND table_name = 'dataset_examples'")[0][0]:
+        return []
+    trained = store.query("SELECT DISTINCT strategy FROM marts.dataset_examples WHERE dataset_name = ? "
+                          "AND split = 'train' ORDER BY 1", [dataset])
+    return [strategy for (strategy,) in trained if strategy not in tested]
+
+
 def report_data(store: Store, evaluation_id: int) -> dict:
     """The report's input (see finetune/evaluation_report.py), read back from the warehouse."""
     run = store.query("SELECT dataset_name, mutators, mutator_kinds, mutator_models, target, "
@@ -737,4 +748,5 @@ def report_data(store: Store, evaluation_id: int) -> dict:
                                       "prose": row[15], "executable": row[16], "oracle": row[17], "error": row[18]}
     return {"dataset": dataset, "evaluation_id": evaluation_id, "generated_at": f"{started} UTC", "target": target,
             "models": models, "strategies": strategies, "per_strategy": per_strategy, "failures": failures,
+            "untested_strategies": untested_strategies(store, dataset, strategies),
             "examples": list(examples.values())}

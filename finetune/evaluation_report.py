@@ -450,6 +450,20 @@ def _filters_html(models: list[dict], strategies: list[str], total: int) -> str:
             f'<strong id="shown-count">{total} of {total} examples</strong></form>')
 
 
+def untested_line(data: dict) -> str | None:
+    """Trained strategies the test split does not hold: said, since the chart can only leave them out."""
+    untested = list(data.get("untested_strategies") or [])
+    if not untested:
+        return None
+    return (f"Not measured: {len(untested)} strateg{'y' if len(untested) == 1 else 'ies'} of the training split "
+            f"{'has' if len(untested) == 1 else 'have'} no test example: {', '.join(untested)}.")
+
+
+def _untested_html(data: dict) -> str:
+    line = untested_line(data)
+    return "" if line is None else f'<p class="meta warning" id="untested">{_e(line)}</p>'
+
+
 def render_html(data: dict) -> str:
     """One self-contained page (no network): header, summary, per-strategy chart, failures, examples with filters."""
     models = list(data.get("models") or [])
@@ -476,6 +490,7 @@ def render_html(data: dict) -> str:
 Exact: the expected SQL byte for byte; normalised: the same tokens; clean: no code fence and no prose.</p>
 <h2>Conformance per strategy</h2>
 {_chart_svg(models, strategies, list(data.get("per_strategy") or []))}
+{_untested_html(data)}
 <h2>Most frequent failure reasons</h2>
 {_failures_html(list(data.get("failures") or []), models)}
 <h2>Examples</h2>
@@ -539,6 +554,8 @@ def render_markdown(data: dict) -> str:
         rows.append(row)
     lines += ["", "## Conformance per strategy", ""]
     lines += _md_table(["strategy"] + [_md(m["name"]) for m in models], rows)
+    if untested_line(data) is not None:
+        lines += ["", untested_line(data)]
     lines += ["", "## Most frequent failure reasons", ""]
     failures = _top_failures(list(data.get("failures") or []), models)
     if failures:

@@ -397,3 +397,29 @@ def test_filter_change_writes_the_hash_in_headless_chromium(report_page, tmp_pat
     dom = ReportDom(dump_dom(page, "", tmp_path / "profile"))
     assert dom.ids["probe"] == ("#strategy=FixMDistinctL 1 of 4 examples|#verdict=any-fails 4 of 4 examples|"
                                 "[] 4 of 4 examples")
+
+
+def test_trained_strategies_without_test_examples_are_named_not_left_out_silently(tmp_path):
+    """The demo's test split holds no FixMDistinctL, its main real strategy: the chart cannot show it, so the
+    page and the Markdown say so."""
+    import duckdb
+
+    from finetune.evaluate import untested_strategies
+    from finetune.store import Store
+
+    store = Store(tmp_path / "warehouse.duckdb")
+    assert untested_strategies(store, "demo", ["FixMCmpOpU"]) == []  # no marts yet: nothing to say
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE TABLE marts.dataset_examples (dataset_name VARCHAR, split VARCHAR, strategy VARCHAR)")
+        con.execute("INSERT INTO marts.dataset_examples VALUES ('demo', 'train', 'FixMDistinctL'), "
+                    "('demo', 'train', 'FixMCmpOpU'), ('demo', 'test', 'FixMCmpOpU'), ('demo', 'train', 'FixMOn1U'), "
+                    "('other', 'train', 'FixMHaving1U')")
+    assert untested_strategies(store, "demo", ["FixMCmpOpU"]) == ["FixMDistinctL", "FixMOn1U"]
+    data = make_data()
+    data["untested_strategies"] = ["FixMDistinctL", "FixMOn1U"]
+    line = ("Not measured: 2 strategies of the training split have no test example: FixMDistinctL, FixMOn1U.")
+    assert f'<p class="meta warning" id="untested">{line}</p>' in render_html(data)
+    assert f"\n{line}\n" in render_markdown(data)
+    data["untested_strategies"] = []
+    assert 'id="untested"' not in render_html(data) and "Not measured" not in render_markdown(data)
