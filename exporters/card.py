@@ -57,9 +57,10 @@ def _setting(value: Any) -> str:
 
 
 def dataset_card(report: dict[str, Any], shape: dict[str, Counter], selection: Selection,
-                 sources: list[tuple[str, str, str]]) -> str:
+                 sources: list[tuple[str, str, str]], external: dict[str, int] | None = None) -> str:
     """The card, from report.json's dict, the export's tally (split -> (strategy, dbms, is_synthetic) ->
-    examples), the warehouse's selection figures and the (root, run, DBMS) of the real examples."""
+    examples), the warehouse's selection figures, the (root, run, DBMS) of the real examples from PINOLO's
+    runs and the examples per source name of the pairs from outside PINOLO (`ingest pairs`)."""
     dataset = report["dataset"]
     dbmss = sorted({dbms for per in shape.values() for _, dbms, _ in per})
     strategies = sorted({strategy for per in shape.values() for strategy, _, _ in per})
@@ -77,7 +78,12 @@ def dataset_card(report: dict[str, Any], shape: dict[str, Counter], selection: S
         out += ["The real examples come from these PINOLO outputs (root, run, DBMS):", ""]
         out += [f"- {f'`{root}`' if root else '(root not recorded)'} run `{run or '?'}` on {dbms or '?'}"
                 for root, run, dbms in sources]
-    else:
+    if external:
+        out += [""] if sources else []
+        out += ["Pairs from outside PINOLO (loaded with `pinoloft ingest pairs`; the sidecar's "
+                "`provenance.source` names each example's source):", ""]
+        out += [f"- `{name}`: {count} example{'s' if count != 1 else ''}" for name, count in external.items()]
+    if not sources and not external:
         out.append("No real example: every example is synthetic.")
     out += ["", "Mutation engine: " + (", ".join(f"`{version}`" for version in selection.engine_versions)
                                        or "not recorded in the warehouse") + ".", ""]

@@ -119,6 +119,7 @@ def _meta(row: dict[str, Any], dataset: str, split: str, line: int, stats: Examp
         "stability": row["stability"],
         "occurrences": row["occurrences"],
         "provenance": {
+            "source": row["source"],
             "source_root": row["source_root"],
             "run": row["run"],
             "task": row["task"],
@@ -175,6 +176,7 @@ class _Tally:
         self.tokens: dict[str, dict[str, list[int]]] = {split: {"total": [], "assistant": []} for split in SPLITS}
         self.validation_by_strategy: dict[str, Counter] = {}
         self.sources: set[tuple[str, str, str]] = set()  # (source_root, run, dbms) of real examples; "" unknown
+        self.external: Counter[str] = Counter()  # examples per source name of pairs from outside PINOLO
 
     def write(self, split: str, batch: _Batch, data_file: StagedFile, meta_file: StagedFile) -> list[dict[str, Any]]:
         """Finish a batch (wait for its token counts), tally it and write its data and sidecar lines; returns
@@ -200,7 +202,9 @@ class _Tally:
                 self.tokens[split]["assistant"].append(stats.assistant_tokens)
             self.validation_by_strategy.setdefault(str(row["strategy"]), Counter())[
                 str(row["validation_status"])] += 1
-            if not row["is_synthetic"]:
+            if row["source"] not in (None, "pinolo", "synthetic"):  # a pair from outside PINOLO
+                self.external[str(row["source"])] += 1
+            elif not row["is_synthetic"]:
                 self.sources.add((row["source_root"] or "", row["run"] or "", row["dbms"] or ""))
             meta = _meta(row, self.dataset, split, number, stats, self.token_limit)
             metas.append(meta)
@@ -307,7 +311,8 @@ def export_dataset(warehouse: str | Path, dataset: str, out_dir: str | Path = "d
         report_html.write_text(export_html(report, tally.shape, tally.tokens, tally.validation_by_strategy))
         card = StagedFile(directory / "README.md")
         staged.append(card)
-        card.write_text(dataset_card(report, tally.shape, selection, sorted(tally.sources)))
+        card.write_text(dataset_card(report, tally.shape, selection, sorted(tally.sources),
+                                       external=dict(sorted(tally.external.items()))))
         for item in staged:
             item.commit()
         for writer in writers:

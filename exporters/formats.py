@@ -124,8 +124,9 @@ def hf_schema() -> Any:
         ("dbms", text), ("strategy", text), ("is_upper", flag), ("is_synthetic", flag),
         ("validation_status", text), ("content_form", text), ("stability", text), ("occurrences", number),
         ("provenance", pa.struct([
-            ("source_root", text), ("run", text), ("task", text), ("bug_id", number), ("sql_id", number),
-            ("relative_path", text), ("pair_id", text), ("pair_hash", text), ("original_fingerprint", text),
+            ("source", text), ("source_root", text), ("run", text), ("task", text), ("bug_id", number),
+            ("sql_id", number), ("relative_path", text), ("pair_id", text), ("pair_hash", text),
+            ("original_fingerprint", text),
         ])),
         ("lengths", pa.struct([("system", number), ("user", number), ("assistant", number)])),
         ("tokens", pa.struct([("total", number), ("system", number), ("user", number), ("assistant", number)])),

@@ -27,7 +27,7 @@ COLUMNS = (
 )
 # Additions the dbt models make beyond the contract's first list (docs/warehouse.md, "Also: ..."): copied into
 # the sidecars when the mart has them, NULL otherwise.
-OPTIONAL_COLUMNS = ("content_form", "pair_hash", "source_root", "stability", "occurrences")
+OPTIONAL_COLUMNS = ("content_form", "pair_hash", "source_root", "stability", "occurrences", "source")
 
 
 def check_columns(con: duckdb.DuckDBPyConnection) -> frozenset[str]:

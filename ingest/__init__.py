@@ -7,7 +7,8 @@
 
 The library raises `IngestError` subclasses (each a `pinoloft_base.errors.PinoloftError` with its exit code)
 for what a user can fix; bad input files never raise, they go to `raw.ingest_quarantine`. The command line is
-`pinoloft ingest|check|datasets` (or `python -m ingest load|check|datasets|synthesize`).
+`pinoloft ingest|check|datasets` (or `python -m ingest load|check|datasets|synthesize|pairs`); pairs from
+outside PINOLO enter with `load_external_pairs` (`python -m ingest pairs`).
 """
 
 from .datasets import load_datasets
@@ -21,6 +22,7 @@ from .errors import (
     WarehouseBusyError,
     WarehouseError,
 )
+from .external import ExternalPairsReport, load_external_pairs
 from .loader import LoadReport, load
 from .synthesize import SynthesizeReport, synthesize
 from .verdicts import CheckReport, check_pairs
@@ -28,6 +30,7 @@ from .verdicts import CheckReport, check_pairs
 __all__ = [
     "CheckReport",
     "DatasetConfigError",
+    "ExternalPairsReport",
     "IngestError",
     "LoadReport",
     "ReconciliationError",
@@ -40,5 +43,6 @@ __all__ = [
     "check_pairs",
     "load",
     "load_datasets",
+    "load_external_pairs",
     "synthesize",
 ]

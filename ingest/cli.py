@@ -20,8 +20,11 @@ from typing import Any
 from pinoloft_base.cli import command_parser, jobs_option, run, subcommand
 from pinoloft_base.errors import EXIT_OK
 
+from .errors import IngestError
+
 __all__ = [
-    "INTERRUPTED", "add_check_command", "add_datasets_command", "add_load_command", "add_synthesize_command",
+    "INTERRUPTED", "add_check_command", "add_datasets_command", "add_load_command", "add_pairs_command",
+    "add_synthesize_command",
     "build_parser", "main",
 ]
 
@@ -34,6 +37,9 @@ DEFAULT_DATASETS_DIR = "datasets"
 def cmd_load(args: argparse.Namespace) -> int:
     from .loader import load
 
+    if args.root is None:  # only where `pairs` nests under the load command (`pinoloft ingest`)
+        raise IngestError("ingest needs --root DIR (a PINOLO tree), or `ingest pairs --input FILE --source NAME` "
+                          "for pairs from outside PINOLO")
     cap = {} if args.max_file_size is None else {"max_file_bytes": args.max_file_size}
     report = load(args.root, args.warehouse, jobs=args.jobs, quiet=args.quiet, **cap)
     mode = "incremental" if report.incremental else "first load of this root"
@@ -72,6 +78,14 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_pairs(args: argparse.Namespace) -> int:
+    from .external import load_external_pairs
+
+    report = load_external_pairs(args.warehouse, args.input, args.source, default_dbms=args.dbms)
+    print(report.describe(), file=sys.stderr)
+    return EXIT_OK
+
+
 _SIZE = re.compile(r"(\d+)\s*(|B|K|KiB|M|MiB|G|GiB)", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": 1024 ** 2, "mib": 1024 ** 2, "g": 1024 ** 3,
                "gib": 1024 ** 3}
@@ -85,8 +99,11 @@ def _byte_size(text: str) -> int:
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
 
 
-def add_load_command(commands: Any, name: str = "load") -> argparse.ArgumentParser:
-    """`load --root DIR [--jobs N] [--max-file-size SIZE]`: a PINOLO tree into raw.* (`pinoloft ingest`)."""
+def add_load_command(commands: Any, name: str = "load", *, with_pairs: bool = False) -> argparse.ArgumentParser:
+    """`load --root DIR [--jobs N] [--max-file-size SIZE]`: a PINOLO tree into raw.* (`pinoloft ingest`).
+
+    `with_pairs`: `pairs` nests under it as an optional subcommand (`pinoloft ingest pairs …`), so `--root`
+    is checked by the handler instead of argparse (which would demand it of `pairs` too)."""
     load = subcommand(
         commands, name, help="load a PINOLO tree into raw.* (incremental, one transaction)",
         description="Discovers every run, DBMS pool and task below ROOT (a set of runs output1..N, PINOLO's "
@@ -94,11 +111,14 @@ def add_load_command(commands: Any, name: str = "load") -> argparse.ArgumentPars
         "output.data.sql and task.log bug lines. Unusable files go to raw.ingest_quarantine with the reason. "
         "A second run reads only new or changed files and marks vanished ones. Ends with the reconciliation "
         "line: files seen = loaded + quarantined + skipped as unchanged.")
-    load.add_argument("--root", required=True, help="PINOLO output: runs, an outputPath, a pool or a task")
+    load.add_argument("--root", required=not with_pairs, help="PINOLO output: runs, an outputPath, a pool or a task")
     jobs_option(load, "worker processes listing and reading files")
     load.add_argument("--max-file-size", type=_byte_size, default=None, metavar="SIZE",
                       help="larger files are quarantined unread (bytes, or 512KiB, 16MiB…; default: 16MiB)")
     load.set_defaults(handler=cmd_load)
+    if with_pairs:
+        nested = load.add_subparsers(dest="ingest_command", required=False, metavar="pairs")
+        add_pairs_command(nested, "pairs")
     return load
 
 
@@ -141,6 +161,26 @@ def add_synthesize_command(commands: Any, name: str = "synthesize") -> argparse.
     return synthesize
 
 
+def add_pairs_command(commands: Any, name: str = "pairs") -> argparse.ArgumentParser:
+    """`pairs --input FILE.jsonl --source NAME [--dbms DBMS]`: pairs from outside PINOLO into raw.external_pairs."""
+    from .external import DEFAULT_DBMS, KNOWN_DBMS
+
+    pairs = subcommand(
+        commands, name, help="load pairs from outside PINOLO (JSON lines) into raw.external_pairs",
+        description="Each line holds original and mutated (required), optionally strategy, dbms, ddl and url "
+        "(other keys are ignored). Each pair is checked against its strategy, or identified when it has none; "
+        "a pair written backwards is stored the right way round; a pair no strategy explains is quarantined "
+        "with the reason. Loading the same file again replaces its rows. Ends with the reconciliation line: "
+        "lines = stored + quarantined + duplicates. Then `transform` takes the pairs like PINOLO's.")
+    pairs.add_argument("--input", required=True, metavar="FILE", help="JSON lines file of pairs")
+    pairs.add_argument("--source", required=True, metavar="NAME",
+                       help="where the pairs come from (e.g. pinolo-bugs-2023); labels them up to the exports")
+    pairs.add_argument("--dbms", default=DEFAULT_DBMS, type=str.lower, choices=KNOWN_DBMS,
+                       help=f"the DBMS of a pair without a dbms key (default: {DEFAULT_DBMS})")
+    pairs.set_defaults(handler=cmd_pairs)
+    return pairs
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser, commands = command_parser(
         "python -m ingest",
@@ -151,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_command(commands)
     add_datasets_command(commands)
     add_synthesize_command(commands)
+    add_pairs_command(commands)
     return parser
 
 

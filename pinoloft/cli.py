@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         "pinoloft",
         f"PINOLO fuzzer output -> validated, balanced fine-tuning data. Stages: {STAGES}.")
 
-    ingest_cli.add_load_command(commands, "ingest").set_defaults(interrupted_message=INTERRUPTED_INGEST)
+    ingest_cli.add_load_command(commands, "ingest", with_pairs=True).set_defaults(
+        interrupted_message=INTERRUPTED_INGEST)
     ingest_cli.add_check_command(commands, "check")
     ingest_cli.add_datasets_command(commands, "datasets")
 

@@ -4,7 +4,8 @@
 -- Exact-text duplicates (same strategy, original and mutated: same pair_hash) collapse first, then
 -- every text that differs only in what the fingerprint ignores. The representative report, whose
 -- texts and provenance the pair keeps, is chosen deterministically:
---   1. a real report before a synthetic pair (a synthetic pair that duplicates a real one vanishes);
+--   1. a real report (PINOLO's or from outside, `ingest pairs`) before a synthetic pair (a synthetic pair
+--      that duplicates a real one vanishes);
 --   2. maystable with a sqlsim simplification first;
 --   3. the shortest (original + mutated length);
 --   4. the smallest relative_path, then source_root, then pair_hash (then, for a synthetic pair that
@@ -70,6 +71,13 @@ sqlsim_texts as (
 
 ),
 
+external_texts as (
+
+    select source_root, relative_path, original_sql, mutated_sql
+    from {{ ref('stg_pinoloft__external_pairs') }}
+
+),
+
 synthetic_texts as (
 
     select dataset_name, pair_hash, original_sql, mutated_sql, original_sqlsim, mutated_sqlsim
@@ -91,10 +99,16 @@ select
     rep.relative_path,
     rep.report_time,
     rep.pair_hash,
-    case when rep.is_synthetic then synthetic_texts.original_sql else bug_texts.original_sql end
-        as original_sql,
-    case when rep.is_synthetic then synthetic_texts.mutated_sql else bug_texts.mutated_sql end
-        as mutated_sql,
+    case
+        when rep.is_synthetic then synthetic_texts.original_sql
+        when rep.source <> 'pinolo' then external_texts.original_sql
+        else bug_texts.original_sql
+    end as original_sql,
+    case
+        when rep.is_synthetic then synthetic_texts.mutated_sql
+        when rep.source <> 'pinolo' then external_texts.mutated_sql
+        else bug_texts.mutated_sql
+    end as mutated_sql,
     rep.sqlsim_pair_hash,
     case when rep.is_synthetic then synthetic_texts.original_sqlsim else sqlsim_texts.original_sqlsim end
         as original_sqlsim,
@@ -124,15 +138,22 @@ select
     rep.original_row_count,
     rep.mutated_row_count,
     rep.original_duration_ms,
-    rep.mutated_duration_ms
+    rep.mutated_duration_ms,
+    rep.source
 from representatives as rep
 left join bug_texts
     on  not rep.is_synthetic
+    and rep.source = 'pinolo'
     and bug_texts.source_root = rep.source_root
     and bug_texts.relative_path = rep.relative_path
 left join sqlsim_texts
     on  sqlsim_texts.source_root = rep.source_root
     and sqlsim_texts.relative_path = rep.sqlsim_relative_path
+left join external_texts
+    on  not rep.is_synthetic
+    and rep.source <> 'pinolo'
+    and external_texts.source_root = rep.source_root
+    and external_texts.relative_path = rep.relative_path
 left join synthetic_texts
     on  rep.is_synthetic
     and synthetic_texts.dataset_name = rep.synthetic_dataset_name

@@ -1,4 +1,6 @@
--- Every pair before deduplication: the real reports of int_pairs_assembled and the synthetic pairs,
+-- Every pair before deduplication: the real reports of int_pairs_assembled, the synthetic pairs and the
+-- pairs from outside PINOLO (stg_pinoloft__external_pairs; `source` names where each pair comes from:
+-- 'pinolo', 'synthetic' or the external source's name),
 -- each with the engine's verdict on its raw form (by pair_hash) and on its sqlsim form (by the sqlsim
 -- pair's hash), and the fingerprints used to deduplicate and to split.
 --
@@ -15,6 +17,7 @@ with reports as (
     select
         false as is_synthetic,
         cast(null as varchar) as synthetic_dataset_name,
+        'pinolo' as source,
         source_root, run, dbms, task, task_id, relative_path, bug_id, sql_id, strategy, is_upper,
         report_time, original_sql, mutated_sql, pair_hash,
         original_sqlsim, mutated_sqlsim, sqlsim_pair_hash, sqlsim_relative_path, stability,
@@ -29,6 +32,7 @@ with reports as (
     select
         true as is_synthetic,
         dataset_name as synthetic_dataset_name,
+        'synthetic' as source,
         source_root, run, dbms, task, task_id,
         source_relative_path as relative_path,
         bug_id, sql_id, strategy, is_upper,
@@ -42,6 +46,36 @@ with reports as (
         known_original_fingerprint,
         known_original_sqlsim_fingerprint
     from {{ ref('int_synthetic_pairs_joined_to_sources') }}
+
+    union all
+
+    -- pairs from outside PINOLO (`ingest pairs`): real, labelled with their source name; no run, task,
+    -- sqlsim form or execution figures; their verdicts were written at load time
+    select
+        false as is_synthetic,
+        cast(null as varchar) as synthetic_dataset_name,
+        source,
+        source_root,
+        cast(null as varchar) as run,
+        dbms,
+        cast(null as varchar) as task,
+        cast(null as integer) as task_id,
+        relative_path,
+        cast(null as integer) as bug_id,
+        cast(null as integer) as sql_id,
+        strategy, is_upper,
+        cast(null as varchar) as report_time,
+        original_sql, mutated_sql, pair_hash,
+        cast(null as varchar) as original_sqlsim,
+        cast(null as varchar) as mutated_sqlsim,
+        cast(null as varchar) as sqlsim_pair_hash,
+        cast(null as varchar) as sqlsim_relative_path,
+        'unknown' as stability,
+        length(original_sql), length(mutated_sql), cast(null as bigint), cast(null as bigint),
+        cast(null as integer), cast(null as integer), cast(null as double), cast(null as double),
+        cast(null as varchar) as known_original_fingerprint,
+        cast(null as varchar) as known_original_sqlsim_fingerprint
+    from {{ ref('stg_pinoloft__external_pairs') }}
 
 ),
 

@@ -20,7 +20,7 @@ pairs as (
     select
         cast(null as varchar) as synthetic_dataset_name,
         pair_id, is_upper, original_sql, mutated_sql, original_sqlsim, mutated_sqlsim,
-        run, task, bug_id, sql_id, relative_path, source_root, stability, occurrences
+        run, task, bug_id, sql_id, relative_path, source_root, stability, occurrences, source
     from {{ ref('pairs') }}
     where not is_synthetic
 
@@ -29,7 +29,8 @@ pairs as (
     select
         dataset_name as synthetic_dataset_name,
         pair_id, is_upper, original_sql, mutated_sql, original_sqlsim, mutated_sqlsim,
-        run, task, bug_id, sql_id, relative_path, source_root, stability, occurrences
+        run, task, bug_id, sql_id, relative_path, source_root, stability, occurrences,
+        'synthetic' as source
     from {{ ref('int_synthetic_pairs_deduplicated') }}
 
 ),
@@ -76,7 +77,8 @@ select
     selected.is_synthetic,
     selected.selection_rank,
     pairs.stability,
-    pairs.occurrences
+    pairs.occurrences,
+    pairs.source
 from selected
 inner join pairs
     on  pairs.pair_id = selected.pair_id

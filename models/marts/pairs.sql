@@ -1,6 +1,7 @@
 -- One row per deduplicated pair (PK pair_id): what exporters, coverage and the dataset selection read.
 -- Real pairs carry their representative report's texts and provenance; synthetic pairs (is_synthetic)
--- carry the provenance of the real report whose original they reuse.
+-- carry the provenance of the real report whose original they reuse. `source` says where the pair comes
+-- from: 'pinolo' (PINOLO's runs), 'synthetic', or the name given to `ingest pairs` for pairs from outside.
 
 select
     pair_id,
@@ -47,5 +48,6 @@ select
     original_row_count,
     mutated_row_count,
     original_duration_ms,
-    mutated_duration_ms
+    mutated_duration_ms,
+    source
 from {{ ref('int_pairs_joined_to_validations') }}

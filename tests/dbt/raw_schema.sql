@@ -100,6 +100,13 @@ CREATE TABLE raw.synthetic_pairs (
     created_at TIMESTAMP
 );
 
+CREATE TABLE raw.external_pairs (
+    source VARCHAR, source_file VARCHAR, line_number INTEGER,  -- key: (source_file, line_number)
+    file_hash VARCHAR, ingested_at TIMESTAMP, ingest_run_id BIGINT, strategy VARCHAR, is_upper BOOLEAN,
+    is_reversed BOOLEAN, strategy_given BOOLEAN, identified VARCHAR[], dbms VARCHAR, ddl VARCHAR, url VARCHAR,
+    original_sql VARCHAR, mutated_sql VARCHAR, pair_hash VARCHAR
+);
+
 CREATE TABLE raw.validation_runs (
     pair_hash VARCHAR, form VARCHAR, target VARCHAR, server_version VARCHAR,
     validation_run_id BIGINT, repeat_index INTEGER,

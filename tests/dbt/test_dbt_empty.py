@@ -39,7 +39,7 @@ def test_schemas_are_exactly_staging_intermediate_marts_and_seeds(empty):
     warehouse, _, _ = empty
     rows = query(warehouse, "select table_schema, count(*) from information_schema.tables"
                             " where table_schema <> 'raw' group by all order by 1")
-    assert rows == [("intermediate", 12), ("marts", 8), ("seeds", 2), ("staging", 15)]
+    assert rows == [("intermediate", 12), ("marts", 8), ("seeds", 2), ("staging", 16)]
     kinds = query(warehouse, "select distinct table_schema, table_type from information_schema.tables"
                              " where table_schema in ('staging', 'intermediate', 'marts') order by 1")
     assert kinds == [("intermediate", "VIEW"), ("marts", "BASE TABLE"), ("staging", "VIEW")]
@@ -64,14 +64,14 @@ def test_every_model_is_documented_and_key_tested(empty):
         name = (node.get("test_metadata") or {}).get("name")
         if node["resource_type"] == "test" and name in ("unique", "unique_combination_of_columns", "primary_key"):
             tested.update(d for d in node["depends_on"]["nodes"] if d in models)
-    assert len(models) == 35
+    assert len(models) == 36
     assert sorted(m["name"] for m in models.values() if not m["description"].strip()) == []
     assert sorted(models[m]["name"] for m in set(models) - tested) == []
 
 
 PINOLO_TABLES = ["bug_reports", "data_sqls", "pool_results", "task_configs", "task_log_bugs", "task_results", "tasks"]
-PINOLOFT_TABLES = ["dataset_configs", "ingest_files", "ingest_quarantine", "ingest_runs", "mutation_verdicts",
-                   "synthetic_pairs", "validation_invocations", "validation_runs"]
+PINOLOFT_TABLES = ["dataset_configs", "external_pairs", "ingest_files", "ingest_quarantine", "ingest_runs",
+                   "mutation_verdicts", "synthetic_pairs", "validation_invocations", "validation_runs"]
 
 
 def test_sources_split_pinolo_output_from_pinoloft_bookkeeping_and_only_staging_reads_them(empty):

@@ -95,8 +95,8 @@ def test_meta_lines_follow_data_lines(warehouse, tmp_path):
         "content_form": None,  # optional columns: NULL when the mart lacks them
         "stability": None,
         "occurrences": None,
-        "provenance": {"source_root": None, "run": "output1", "task": "task-3", "bug_id": 11, "sql_id": 21,
-                       "relative_path": "output1/mysql/task-3/bugs/bug-ex-2.json", "pair_id": "pair-ex-2",
+        "provenance": {"source": None, "source_root": None, "run": "output1", "task": "task-3", "bug_id": 11,
+                       "sql_id": 21, "relative_path": "output1/mysql/task-3/bugs/bug-ex-2.json", "pair_id": "pair-ex-2",
                        "pair_hash": None, "original_fingerprint": "fp-3"},
         "lengths": {"system": 59, "user": 19, "assistant": 27},
         # 3 x 3 + 3 roles + 3 priming + system 12 + user 8 + assistant 11

@@ -122,3 +122,18 @@ def test_identify_through_the_front_door(tmp_path):
         {"original": "SELECT 1", "mutated": "SELECT 2", "id": 2, "identified": []},
     ]
     assert done.stderr == "identify: 2 pair(s): 1 explained by a strategy (0 only when read backwards), 1 by none\n"
+
+
+def test_ingest_pairs_nests_under_ingest_and_ingest_alone_needs_a_root(tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    loaded = _pinoloft("-w", str(warehouse), "ingest", "pairs", "--input", "examples/external-pairs.jsonl",
+                       "--source", "hand-written")
+    assert loaded.returncode == 0, loaded.stderr
+    assert "lines 8 = stored 5 + quarantined 2 + duplicates 1; 2 stored the right way round (written backwards)" \
+        in loaded.stderr.splitlines()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*), min(source), max(source) FROM raw.external_pairs").fetchall() == [
+            (5, "hand-written", "hand-written")]
+    bare = _pinoloft("-w", str(warehouse), "ingest")
+    assert (bare.returncode, bare.stderr) == (2, "error: ingest needs --root DIR (a PINOLO tree), or `ingest pairs "
+                                                 "--input FILE --source NAME` for pairs from outside PINOLO\n")
