@@ -9,6 +9,7 @@ and turns exceptions into a one-line `error: …` on stderr and the code of the 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -121,6 +122,11 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None, *,
     except PinoloftError as error:
         _say(error)
         return error.exit_code
+    except BrokenPipeError:
+        # The reader of our stdout went away (`pinoloft identify … | head`): what it wanted it has. Point stdout
+        # at /dev/null so the interpreter's final flush cannot fail again, and end without an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as error:
         _say(error)
         return EXIT_USAGE

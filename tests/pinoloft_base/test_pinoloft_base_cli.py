@@ -145,3 +145,17 @@ def test_http_clients_log_their_requests_only_when_verbose():
     assert logging.getLogger("httpx2").getEffectiveLevel() == logging.DEBUG
     setup_logging(quiet=True)
     assert logging.getLogger("finetune.serve").getEffectiveLevel() == logging.WARNING
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
+    """`pinoloft identify … | head -1`: the closed pipe ends the command quietly, exit 0."""
+    import subprocess
+    import sys
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"original": "SELECT 1 FROM t WHERE c > 1", "mutated": "SELECT 1 FROM t WHERE c >= 1"}\n' * 3000)
+    done = subprocess.run(f"{sys.executable} -m pinoloft identify --input {pairs} | head -c 10; "
+                          "echo \" exit ${PIPESTATUS[0]}\"", shell=True, executable="/bin/bash", capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout == '{"original exit 0\n'
+    assert "Broken pipe" not in done.stderr and "Traceback" not in done.stderr
