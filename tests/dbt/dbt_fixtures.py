@@ -74,6 +74,23 @@ def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
+# Pair texts of the fixtures: a PINOLO-shaped original over column `col`, its sqlsim form, and two mutations.
+def q(col: str, lit: object) -> str:
+    return f"SELECT `{col}` AS `f1` FROM `t1` WHERE (`{col}`)>({lit})"
+
+
+def sim(col: str, lit: object) -> str:
+    return f"SELECT `{col}` FROM `t1` WHERE `{col}`>{lit}"
+
+
+def distinct(sql: str) -> str:
+    return sql.replace("SELECT ", "SELECT DISTINCT ", 1)
+
+
+def cmp_u(sql: str) -> str:
+    return sql.replace(")>(", ")>=(")
+
+
 @dataclass
 class Report:
     """One PINOLO bug (bugs/) and its copies in maystable/ or unstable/ and sqlsim/."""

@@ -18,6 +18,7 @@ import hashlib
 
 import pytest
 from dbt_fixtures import (
+    q, sim, distinct, cmp_u,
     Raw,
     Report,
     Synthetic,
@@ -36,22 +37,6 @@ DISTINCT, CMP_U = "FixMDistinctL", "FixMCmpOpU"
 TARGET, OTHER_TARGET = "mariadb-11", "mysql-8"
 SEED, RATIOS = 5, (0.5, 0.25, 0.25)
 BOTH = ["mysql", "mariadb"]
-
-
-def q(col: str, lit: object) -> str:
-    return f"SELECT `{col}` AS `f1` FROM `t1` WHERE (`{col}`)>({lit})"
-
-
-def sim(col: str, lit: object) -> str:
-    return f"SELECT `{col}` FROM `t1` WHERE `{col}`>{lit}"
-
-
-def distinct(sql: str) -> str:
-    return sql.replace("SELECT ", "SELECT DISTINCT ", 1)
-
-
-def cmp_u(sql: str) -> str:
-    return sql.replace(")>(", ")>=(")
 
 
 def build_raw() -> tuple[Raw, dict]:

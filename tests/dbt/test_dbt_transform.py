@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from dbt_fixtures import (
+    q, sim, distinct,
     Raw,
     Report,
     Synthetic,
@@ -47,18 +48,6 @@ DISTINCT, CMP_U, ON_1U, WHERE_0L = "FixMDistinctL", "FixMCmpOpU", "FixMOn1U", "F
 TARGET = "mariadb-11"
 DEMO_SEED, RAWSET_SEED = 42, 7
 DEMO_RATIOS = (0.5, 0.25, 0.25)
-
-
-def q(col: str, lit: object) -> str:
-    return f"SELECT `{col}` AS `f1` FROM `t1` WHERE (`{col}`)>({lit})"
-
-
-def sim(col: str, lit: object) -> str:
-    return f"SELECT `{col}` FROM `t1` WHERE `{col}`>{lit}"
-
-
-def distinct(sql: str) -> str:
-    return sql.replace("SELECT ", "SELECT DISTINCT ", 1)
 
 
 def where0(sql: str) -> str:

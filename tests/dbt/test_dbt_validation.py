@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import pytest
 from dbt_fixtures import (
+    q, sim, distinct, cmp_u,
     Raw,
     Report,
     Synthetic,
@@ -40,22 +41,6 @@ T1, T2 = "mariadb-11", "mysql-8"
 FORMAT_BYTES = "1305 FUNCTION format_bytes does not exist [known: sys schema function, absent from MariaDB]"
 SYNTAX = "1064 You have an error in your SQL syntax; check the manual near '…' at line N"
 ORPHAN = "0" * 64
-
-
-def q(col: str, lit: object) -> str:
-    return f"SELECT `{col}` AS `f1` FROM `t1` WHERE (`{col}`)>({lit})"
-
-
-def sim(col: str, lit: object) -> str:
-    return f"SELECT `{col}` FROM `t1` WHERE `{col}`>{lit}"
-
-
-def distinct(sql: str) -> str:
-    return sql.replace("SELECT ", "SELECT DISTINCT ", 1)
-
-
-def cmp_u(sql: str) -> str:
-    return sql.replace(")>(", ")>=(")
 
 
 def where0(sql: str) -> str:
