@@ -36,7 +36,7 @@ SERVE_NAME ?=
 RUN := $(PINOLOFT) $(QUIET) --warehouse $(WAREHOUSE)
 
 .PHONY: help setup system-packages venv test demo ingest check transform validate export train serve experiments \
-	evaluate docs sample server-start server-stop bench-mutations bench-generate bench-ingest bench-transform bench-export bench-validation clean
+	evaluate docs sample server-start server-stop bench-mutations bench-generate bench-ingest bench-transform bench-export bench-validation bench-pipeline clean
 
 # A bare `make` lists the targets: each documented by the `## …` at the end of its line.
 .DEFAULT_GOAL := help
@@ -188,6 +188,9 @@ bench-export:  ## benchmark: export and check of 100,000 examples
 bench-validation:  ## benchmark: the runner against a bare pymysql loop, and peak RSS under the row cap
 	$(PY) bench/validation.py
 	$(PY) bench/validation_memory.py
+
+bench-pipeline:  ## benchmark: 200,000 reports through every stage, each against its floor
+	$(PY) bench/pipeline.py
 
 clean:  ## remove .venv and build leftovers
 	rm -rf $(VENV) build *.egg-info .pytest_cache dbt_project/target dbt_project/logs

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 USER_TARGETS = [
     "setup", "test", "ingest", "check", "transform", "validate", "server-start", "server-stop", "export", "train",
     "serve", "evaluate", "experiments", "docs", "demo", "sample", "bench-mutations", "bench-generate",
-    "bench-ingest", "bench-transform", "bench-export", "bench-validation", "clean",
+    "bench-ingest", "bench-transform", "bench-export", "bench-validation", "bench-pipeline", "clean",
 ]
 
 
