@@ -24,7 +24,8 @@ joins the logs; its runner-only time is printed beside it.
 
 The dataset (`bench`, written to the work folder's datasets/): the 10 strategies PINOLO's grammar fires,
 4 DBMSs, 500 pairs each in sqlsim form, 80/10/10, top-ups on. Floors run after their stage, on the same
-data. The tree and warehouse are deleted at the end unless --keep.
+data. The work folder (warehouse, exports and the tree unless --tree names it) is deleted at the end unless
+--keep.
 """
 
 from __future__ import annotations
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="--jobs of every stage")
     parser.add_argument("--repeats", type=int, default=3, help="validate --repeats (make validate's default)")
     parser.add_argument("--dir", default=None, help="parent folder of the work folder")
-    parser.add_argument("--tree", default=None, help="reuse this generated tree instead of generating one")
+    parser.add_argument("--tree", default=None, help="the tree to use: generated there first when the folder does not exist, and kept")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (tree, warehouse, exports)")
     args = parser.parse_args(argv)
     dbms = tuple(name.strip() for name in args.dbms.split(",") if name.strip())
@@ -316,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = ["--jobs", str(args.jobs)]
     stages: list[Stage] = []
     try:
-        if args.tree is None:
+        if not root.exists():
             grow_tree(root, parent, args.reports, args.runs, dbms)
         print(f"{os.cpu_count()} cores, --jobs {args.jobs}; work folder {work}", flush=True)
         read_floor(root)  # the first pass may find the files out of the page cache: warm it, untimed
