@@ -17,6 +17,22 @@ from .strategies import STRATEGIES
 
 REQUIRED_FIELDS = ("strategy", "original", "mutated")
 CHUNK_LINES = 256
+# What `json.dumps(record, ensure_ascii=False)` builds on every call, built once.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# The C encoder `_ENCODE` makes afresh for each record, made once, with the same settings (separators,
+# allow_nan, no key sorting). A record read from JSON holds no cycles, so `_ENCODE`'s cycle check (its
+# `markers`) can never fire and is left out.
+_C_ENCODER = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
+    None, _ENCODER.default, json.encoder.encode_basestring, None, _ENCODER.key_separator,
+    _ENCODER.item_separator, _ENCODER.sort_keys, _ENCODER.skipkeys, _ENCODER.allow_nan)
+
+
+def _encode_record(record: dict[str, object]) -> str:
+    """`_ENCODE(record)` for a record decoded from JSON, without building the encoder per record."""
+    if _C_ENCODER is None:  # pragma: no cover - CPython always has the C encoder
+        return _ENCODE(record)
+    return "".join(_C_ENCODER(record, 0))
 
 
 @dataclass(slots=True)
@@ -86,7 +102,7 @@ def judge_line(line_number: int, raw: bytes) -> tuple[int, str | None, str | Non
         return line_number, None, error, None, False
     verdict = check(record["original"], record["mutated"], record["strategy"])  # type: ignore[arg-type]
     record.update(verdict.as_dict())
-    return line_number, json.dumps(record, ensure_ascii=False), None, record["strategy"], verdict.conforms
+    return line_number, _encode_record(record), None, record["strategy"], verdict.conforms
 
 
 def _judge_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple[int, str | None, str | None, str | None, bool]]:
