@@ -43,6 +43,13 @@ log = logging.getLogger("ingest")
 STAGING_PREFIX = ".ingest-staging-"
 MEMORY_LIMIT = "768MB"  # DuckDB's share of the 1.5 GiB the whole load may use
 BATCH_ROWS = 20_000  # staged bug rows per INSERT batch
+# The write connection appends row groups of ROW_GROUP_SIZE rows and writes each one to the file as soon as
+# it is full (write_buffer_row_group_count = 1; DuckDB's default buffers 5 groups of 122,880 rows), so the
+# compression of the rows happens batch by batch while the workers still read, instead of all at the
+# commit on one core (measured at 40,000 reports: commit 0.8 s -> 0.15 s CPU, and less CPU in all). The
+# stored rows are the same; the file is about 4% larger.
+ROW_GROUP_SIZE = 16_384
+WRITE_SETUP = (f"SET memory_limit = '{MEMORY_LIMIT}'", "SET write_buffer_row_group_count = 1")
 
 
 @dataclass(slots=True)
@@ -95,12 +102,15 @@ class _Writer:
         self.files: dict[str, list[str]] = defaultdict(list)
         self.pending_bugs = 0
 
-    def add(self, staged: dict[str, tuple[str, int]]) -> None:
+    def add(self, staged: dict[str, tuple[str, int]], *, last_stretch: bool = False) -> None:
+        """Take a unit's staged files; `last_stretch`: the workers are finishing their last units, so the
+        batch goes in at once (what is still pending when the last unit comes is inserted while nothing
+        else runs; inserting as results come keeps that short without small batches all along)."""
         for table, (path, count) in staged.items():
             if count:
                 self.files[table].append(path)
         self.pending_bugs += staged.get("bug_reports", ("", 0))[1]
-        if self.pending_bugs >= BATCH_ROWS:
+        if self.pending_bugs >= BATCH_ROWS or (last_stretch and self.files):
             self.flush()
 
     def flush(self) -> None:
@@ -111,6 +121,8 @@ class _Writer:
 
     def insert(self, table: str) -> None:
         paths = self.files[table]
+        # From files DuckDB reads itself: an Arrow table registered instead stays referenced by the
+        # transaction until it ends (measured: the parent's peak RSS grew to the whole tree's rows).
         if table == "ingest_files":
             self.con.execute(
                 "INSERT INTO raw.ingest_files BY NAME SELECT *, ?::VARCHAR AS source_root, "
@@ -179,7 +191,7 @@ def load(root: str | os.PathLike[str], warehouse: str | os.PathLike[str], *, job
     lister = WorkerPool(min(2 * count, len(layout.units))) if _has_prior(warehouse, layout.root) else None
     try:
         with WorkerPool(min(count, max(1, len(layout.units)))) as pool:
-            with write_transaction(warehouse, setup=[f"SET memory_limit = '{MEMORY_LIMIT}'"]) as con:
+            with write_transaction(warehouse, setup=WRITE_SETUP, row_group_size=ROW_GROUP_SIZE) as con:
                 report = _load(con, pool, lister, layout, stage, quiet, cap)
     finally:
         if lister is not None:
@@ -234,8 +246,8 @@ def _load(con: duckdb.DuckDBPyConnection, pool: WorkerPool, lister: WorkerPool |
     notes: list[str] = []
     bar = progress_bar(total=total, desc="ingest", unit="file", quiet=quiet)
     try:
-        for result in pool.run(_work, jobs, window=pool.workers * 3):
-            writer.add(result.staged)
+        for received, result in enumerate(pool.run(_work, jobs, window=pool.workers * 3), start=1):
+            writer.add(result.staged, last_stretch=len(jobs) - received < pool.workers)
             if result.task_meta is not None:
                 read_meta.append(result.task_meta)
             loaded += result.loaded

@@ -278,6 +278,8 @@ class _Rows:
         self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in OUT_TABLES}
         self.notes: list[str] = []
         self.parsed: dict[Any, tuple[Any, Any, str]] = {}  # (json name, json hash, log hash) -> what was read
+        # A result's columns -> (names, types): a tree's logs repeat a few headers, and the lists are only read.
+        self.split_columns: dict[tuple[tuple[str, str], ...], tuple[list[str], list[str]]] = {}
         self.loaded = 0
         self.quarantined = 0
         self.prov = (unit.run, unit.dbms, unit.task, unit.task_id)
@@ -490,11 +492,16 @@ def _bug_row(rows: _Rows, folder: str, json_rel: str, digest: str, size: int, mt
     _, log_size, log_mtime, log_digest = log_info
     so, sm = summary.original, summary.mutated
     run, dbms, task, task_id = rows.prov
+    split = rows.split_columns
+    original_columns = split.get(so.columns) or split.setdefault(
+        so.columns, ([c[0] for c in so.columns], [c[1] for c in so.columns]))
+    mutated_columns = split.get(sm.columns) or split.setdefault(
+        sm.columns, ([c[0] for c in sm.columns], [c[1] for c in sm.columns]))
     rows.rows["bug_reports"].append((
         run, dbms, task, task_id, json_rel, digest, folder, report.bug_id, report.sql_id, report.mutation_name,
         report.is_upper, report.report_time, report.original_sql, report.mutated_sql, hashed, log_rel, log_digest,
-        so.row_count, [c[0] for c in so.columns], [c[1] for c in so.columns], so.duration, so.duration_ms, so.error,
-        sm.row_count, [c[0] for c in sm.columns], [c[1] for c in sm.columns], sm.duration, sm.duration_ms, sm.error,
+        so.row_count, *original_columns, so.duration, so.duration_ms, so.error,
+        sm.row_count, *mutated_columns, sm.duration, sm.duration_ms, sm.error,
         False))
     files = rows.rows["ingest_files"]
     files.append((json_rel, run, dbms, task, "bug_json", size, mtime, digest, "loaded"))

@@ -43,9 +43,16 @@ def in_use_message(path: str | os.PathLike[str], error: BaseException) -> str | 
     return f"the warehouse {os.fspath(path)} is in use by another process{pid}; wait for it or close it"
 
 
-def connect(path: str | os.PathLike[str], *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: str | os.PathLike[str], *, read_only: bool = False,
+            row_group_size: int | None = None) -> duckdb.DuckDBPyConnection:
     """Open the warehouse. For writing, its parent folders are made and the file is created when missing;
-    read-only, a missing file is a WarehouseError. Another process writing it is a WarehouseBusyError."""
+    read-only, a missing file is a WarehouseError. Another process writing it is a WarehouseBusyError.
+
+    `row_group_size` (writing only; a multiple of 2048): the rows per row group of what this connection
+    appends, instead of DuckDB's 122,880. A storage setting of this connection alone (DuckDB does not keep
+    it in the file): the rows are the same. Ingest uses it so that, with `write_buffer_row_group_count = 1`,
+    each full row group is compressed and written while its workers still read, not all at the commit.
+    """
     path = os.fspath(path)
     if read_only and not os.path.isfile(path):
         raise WarehouseError(f"no warehouse at {path}: build it with `make demo` or `make ingest transform` "
@@ -53,7 +60,9 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False) -> duckdb.
     if not read_only:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     try:
-        return duckdb.connect(path, read_only=read_only)
+        if row_group_size is None or read_only:
+            return duckdb.connect(path, read_only=read_only)
+        return _attach(path, row_group_size)
     except duckdb.Error as error:
         busy = in_use_message(path, error)
         if busy:
@@ -62,14 +71,43 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False) -> duckdb.
         raise WarehouseError(f"cannot open the warehouse {path} {mode}: {error}") from None
 
 
+# Catalog names DuckDB keeps for itself: a warehouse file named so is attached under another name.
+_RESERVED_CATALOGS = {"memory", "system", "temp", "main"}
+
+
+def _attach(path: str, row_group_size: int) -> duckdb.DuckDBPyConnection:
+    """`duckdb.connect(path)` with a row group size: the option exists only for ATTACH, so the file is
+    attached to an in-memory connection, under the name `connect` would give it (its file name without
+    the extension), and made the default catalog."""
+    if row_group_size < 2048 or row_group_size % 2048:
+        raise WarehouseError(f"row_group_size must be a positive multiple of 2048, got {row_group_size}")
+    name = os.path.splitext(os.path.basename(path))[0]
+    if not name or name.lower() in _RESERVED_CATALOGS:
+        name = "warehouse"
+    quoted_name = name.replace('"', '""')
+    con = duckdb.connect()
+    try:
+        # Where a file connection would spill (`<file>.tmp`), not an in-memory one's `.tmp` in the working folder.
+        con.execute(f"SET temp_directory = '{(path + '.tmp').replace(chr(39), chr(39) * 2)}'")
+        con.execute(f"ATTACH '{path.replace(chr(39), chr(39) * 2)}' AS \"{quoted_name}\" "
+                    f"(ROW_GROUP_SIZE {int(row_group_size)})")
+        con.execute(f'USE "{quoted_name}"')
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 @contextmanager
-def write_transaction(path: str | os.PathLike[str], *, setup: Sequence[str] = ()) -> Iterator[duckdb.DuckDBPyConnection]:
+def write_transaction(path: str | os.PathLike[str], *, setup: Sequence[str] = (),
+                      row_group_size: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A writing connection inside one transaction: committed when the block ends normally, rolled back on
     any exception (Ctrl-C included) so the warehouse stays as it was, and always closed.
 
-    `setup` statements (e.g. SET memory_limit) run before the transaction starts.
+    `setup` statements (e.g. SET memory_limit) run before the transaction starts; `row_group_size`: see
+    `connect`.
     """
-    con = connect(path)
+    con = connect(path, row_group_size=row_group_size)
     try:
         for statement in setup:
             con.execute(statement)

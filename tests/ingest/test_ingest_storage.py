@@ -1,0 +1,154 @@
+"""Ingest's storage setting: its write connection appends row groups of `loader.ROW_GROUP_SIZE` rows (so that
+DuckDB compresses and writes each full group while the workers still read), which changes where rows lie in
+the file, never the rows; and the connection opened that way behaves as a plain one (catalog name, lock)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+import ingest.loader as loader
+from ingest_helpers import rows, snapshot
+from pinoloft_base.errors import WarehouseBusyError, WarehouseError
+from pinoloft_base.warehouse import write_transaction
+from simulator.generator import generate
+
+# Columns whose values differ between two loads of the same tree (when they ran).
+VOLATILE = {"ingested_at", "updated_at", "started_at", "finished_at"}
+
+
+def _row_groups(warehouse, table: str) -> list[int]:
+    """Rows per row group of `table`, in row group order."""
+    return [count for (count,) in rows(warehouse, f"""
+        SELECT max(count) FROM pragma_storage_info('{table}') WHERE column_id = 0 AND segment_type <> 'VALIDITY'
+        GROUP BY row_group_id ORDER BY row_group_id""")]
+
+
+def _stable(warehouse) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        out = {}
+        for table, found in (snapshot(warehouse) or {}).items():
+            names = [row[0] for row in con.execute(f"DESCRIBE raw.{table}").fetchall()]
+            keep = [index for index, name in enumerate(names) if name not in VOLATILE]
+            out[table] = sorted((tuple(row[index] for index in keep) for row in found), key=repr)
+        return out
+    finally:
+        con.close()
+
+
+def test_a_write_transaction_with_a_row_group_size_appends_groups_of_that_size(tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    with write_transaction(warehouse, row_group_size=2048) as con:
+        assert con.execute("SELECT current_database()").fetchall() == [("wh",)]  # as duckdb.connect names it
+        con.execute("CREATE TABLE t (i BIGINT)")
+        con.execute("INSERT INTO t SELECT range FROM range(5000)")
+    assert _row_groups(warehouse, "t") == [2048, 2048, 904]
+    assert rows(warehouse, "SELECT count(*), sum(i) FROM t") == [(5000, 12_497_500)]
+    # The setting belongs to that connection: a plain one appends DuckDB's default groups.
+    with write_transaction(warehouse) as con:
+        con.execute("CREATE TABLE u AS SELECT range AS i FROM range(5000)")
+    assert _row_groups(warehouse, "u") == [5000]
+
+
+@pytest.mark.parametrize("name", ["memory.duckdb", "o'neil \"x\".duckdb"])
+def test_reserved_or_quoted_file_names_open_too(tmp_path, name):
+    warehouse = tmp_path / name
+    with write_transaction(warehouse, row_group_size=2048) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS one")
+    assert rows(warehouse, "SELECT one FROM t") == [(1,)]
+
+
+def test_a_row_group_size_that_is_no_multiple_of_2048_is_refused(tmp_path):
+    with pytest.raises(WarehouseError, match="row_group_size must be a positive multiple of 2048, got 3000"):
+        with write_transaction(tmp_path / "wh.duckdb", row_group_size=3000):
+            pass
+
+
+def test_a_warehouse_held_by_another_process_is_busy_with_a_row_group_size(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, duckdb; con = duckdb.connect(sys.argv[1]); print('holding', flush=True); "
+                               "sys.stdin.read()", str(warehouse)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "holding\n"  # type: ignore[union-attr]
+        with pytest.raises(WarehouseBusyError) as caught:
+            with write_transaction(warehouse, row_group_size=2048):
+                pass
+    finally:
+        holder.stdin.close()  # type: ignore[union-attr]
+        holder.wait(timeout=60)
+    assert str(caught.value) == (f"the warehouse {warehouse} is in use by another process (PID {holder.pid}); "
+                                 "wait for it or close it")
+
+
+@pytest.fixture(scope="module")
+def bigger_tree(tmp_path_factory):
+    """A tree of a few thousand files: more ingest_files rows than two groups of 2048."""
+    root = tmp_path_factory.mktemp("bigger") / "output"
+    generate(root, dbms=("mysql",), runs=1, tasks=2, queries=350, seed=7, quiet=True)
+    return root
+
+
+def test_the_load_writes_row_groups_of_its_size_and_the_same_rows(bigger_tree, tmp_path, monkeypatch):
+    root = bigger_tree
+    plain = tmp_path / "plain.duckdb"
+    monkeypatch.setattr(loader, "ROW_GROUP_SIZE", 122_880)  # DuckDB's own size
+    loader.load(root, plain, jobs=2, quiet=True)
+    small = tmp_path / "small.duckdb"
+    monkeypatch.setattr(loader, "ROW_GROUP_SIZE", 2048)
+    report = loader.load(root, small, jobs=2, quiet=True)
+    files = report.files_seen
+    assert files > 2 * 2048  # more rows than two groups: the split shows
+    assert _row_groups(small, "raw.ingest_files") == [2048] * (files // 2048) + [files % 2048]
+    assert _row_groups(plain, "raw.ingest_files") == [files]
+    assert _stable(small) == _stable(plain)
+
+
+def test_the_writer_batches_until_the_last_stretch_then_inserts_each_unit(clean_tree, tmp_path):
+    """Staged rows wait for a batch of BATCH_ROWS bug rows, except while the workers finish their last units:
+    then each unit goes in as it comes, so that little is left to insert once the last one is read."""
+    from datetime import datetime
+
+    from ingest.discover import discover
+    from ingest.readers import read_unit
+    from pinoloft_base.warehouse import ensure_schema
+
+    root, _ = clean_tree
+    layout = discover(root)
+    tasks = [unit for unit in layout.units if unit.kind == "task"][:2]
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    results = [read_unit(layout.root, unit, None, str(stage), str(index)) for index, unit in enumerate(tasks)]
+    bugs = [result.staged["bug_reports"][1] for result in results]
+    assert 0 < sum(bugs) < loader.BATCH_ROWS
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        ensure_schema(con, "raw")
+        writer = loader._Writer(con, layout.root, 1, datetime(2026, 1, 1))
+        count = "SELECT count(*) FROM raw.bug_reports"
+        writer.add(results[0].staged)
+        assert con.execute(count).fetchall() == [(0,)]  # waiting for a full batch
+        assert os.path.exists(results[0].staged["bug_reports"][0])
+        writer.add(results[1].staged, last_stretch=True)
+        assert con.execute(count).fetchall() == [(sum(bugs),)]  # both units, at once
+        assert writer.files == {} and writer.pending_bugs == 0
+        assert not any(os.path.exists(path) for result in results for path, _ in result.staged.values())
+        writer.flush()  # nothing left: a no-op
+        assert con.execute(count).fetchall() == [(sum(bugs),)]
+    finally:
+        con.close()
+
+
+def test_a_connection_with_a_row_group_size_spills_where_a_file_connection_would(tmp_path):
+    """An in-memory connection would spill to `.tmp` in the working folder; this one keeps `<file>.tmp`."""
+    warehouse = tmp_path / "it's.duckdb"
+    with write_transaction(warehouse, row_group_size=4096) as con:
+        spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert spill == f"{tmp_path}/it's.duckdb.tmp"
