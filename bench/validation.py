@@ -9,8 +9,16 @@ and stopped here). Every statement is distinct, so the runner's per-text guard c
 * the same bare loop with cells left as text (`conv={}`), which is what the runner fetches;
 * `validation.validate` end to end with 1 worker (guard, digests, oracle, DuckDB log writes, start-up
   included) and its ratio to the baseline (target ≥ 0.80);
-* the bare loop in two processes, each with half the statements: what two workers could reach at best;
-* `validate` with 2 workers and its ratio to 1 worker (target ≥ 1.5 on this 2-core machine).
+* the bare loop in two processes, each with half the statements: what two workers could reach at best
+  (the 2-worker floor, `bare_2`);
+* `validate` with 2 workers, its ratio to the bare 2-process loop (target ≥ 0.85, issue 15) and to 1 worker
+  (target ≥ 1.5 on this 2-core machine).
+
+The floors are the plain loop as the issues define it: the default cursor (cells converted to Python values,
+`bare_text` shows text cells cost the same), no session statements (the runner pins sql_mode and sets the
+statement time limit and the row cap's sql_select_limit on each connection) and no read timeout. On 2 cores
+two workers and the server saturate the CPUs, so every CPU-second the run spends beyond the loop's (the guard,
+digests, the oracle, the DuckDB log, the parent's start-up) shows in the 2-worker ratio.
 
 Usage: python bench/validation.py [--pairs N] [--repeats K] [--rounds R]
 """
@@ -174,6 +182,9 @@ def main() -> None:
           f"= {best['bare_2'] / best['bare']:.2f}x the baseline")
     print(f"validate, 2 workers:                                {best['jobs2']:,.0f} statements/s "
           f"= {best['jobs2'] / best['jobs1']:.2f}x 1 worker (target >= 1.5)")
+    ratio = best["jobs2"] / best["bare_2"]
+    print(f"validate, 2 workers = {ratio:.2f}x the bare 2-process loop (target >= 0.85): "
+          f"{'met' if ratio >= 0.85 else 'MISSED'}")
 
 
 if __name__ == "__main__":

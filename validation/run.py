@@ -10,14 +10,19 @@ process) loses only uncommitted work and nothing is logged twice.
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
 import json
 import logging
 import multiprocessing
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import duckdb
 
 from pinoloft_base.console import progress_bar
 from pinoloft_base.warehouse import connect
@@ -27,7 +32,7 @@ from .errors import DataSqlError, ServerLost, TargetError, ValidationError
 from .runner import DEFAULT_BYTE_CAP, StatementRunner, WorkItem, run_pairs
 from .scope import Scope, read_scope
 from .server import Endpoint, account_grants
-from .store import WORK_COLUMNS, append_runs, ensure_tables, now_utc
+from .store import LogBatch, append_batches, ensure_tables, log_batch, now_utc
 from .targets import Target, load_target
 
 __all__ = ["RunReport", "RunSettings", "check_read_only", "validate"]
@@ -180,10 +185,10 @@ def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, ru
         status, message = "finished", None
         try:
             with progress_bar(total=len(items), desc=f"validate on {target.name}", unit="pair-form",
-                              quiet=quiet) as bar:
-                for rows, lost in _execute(items, runner, pool, settings):
-                    writer.add(rows)
-                    bar.update(_pair_forms(rows))
+                              quiet=quiet) as bar, _one_thread(con):
+                for batch, lost in _execute(items, runner, pool, settings):
+                    writer.add(batch)
+                    bar.update(len(batch.pair_forms))
                     if lost is not None:
                         raise ServerLost(lost)
             writer.flush(force=True)
@@ -198,6 +203,22 @@ def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, ru
                        time.monotonic() - started, status)
     finally:
         con.close()
+
+
+@contextmanager
+def _one_thread(con) -> Iterator[None]:
+    """DuckDB on one thread while the statements run: the workers and the server keep every core busy, and
+    DuckDB's own threads would only add their coordination to each batch's insert (about 80% more CPU for
+    the insert of an Arrow batch). Its setting is the database's, so it is put back afterwards."""
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    con.execute("SET threads = 1")
+    try:
+        yield
+    finally:
+        try:
+            con.execute(f"SET threads = {int(threads)}")
+        except duckdb.Error:  # (a connection DuckDB invalidated: the error that did it is the one to report)
+            pass
 
 
 def _logged_pair_forms(con, target: str, server_version: str, settings_hash: str) -> set[tuple[str, str]]:
@@ -251,40 +272,34 @@ def _close_invocation(con, run_id: int, status: str, message: str | None) -> Non
     )
 
 
-_PAIR_HASH, _FORM = WORK_COLUMNS.index("pair_hash"), WORK_COLUMNS.index("form")
-_ORIGINAL_STATUS, _MUTATED_STATUS = WORK_COLUMNS.index("original_status"), WORK_COLUMNS.index("mutated_status")
-
-
-def _pair_forms(rows: list[tuple]) -> int:
-    return len({(row[_PAIR_HASH], row[_FORM]) for row in rows})
-
-
 class _Writer:
     """Commits finished pair-forms in batches, each with the run's counters, in one transaction."""
 
     def __init__(self, con, run_id: int, constants: dict, done: int, on_flush) -> None:
         self.con, self.run_id, self.constants, self.on_flush = con, run_id, constants, on_flush
-        self.pending: list[tuple] = []
+        self.pending: list[LogBatch] = []
+        self.pending_rows = 0
         self.done = done
         self.last_flush = time.monotonic()
 
-    def add(self, rows: list[tuple]) -> None:
-        self.pending.extend(rows)
+    def add(self, batch: LogBatch) -> None:
+        if batch.rows:
+            self.pending.append(batch)
+            self.pending_rows += batch.rows
         self.flush()
 
     def flush(self, force: bool = False) -> None:
         if not self.pending:
             return
-        if not force and len(self.pending) < _FLUSH_ROWS and time.monotonic() - self.last_flush < _FLUSH_SECONDS:
+        if not force and self.pending_rows < _FLUSH_ROWS and time.monotonic() - self.last_flush < _FLUSH_SECONDS:
             return
-        rows, self.pending = self.pending, []
-        pair_forms = _pair_forms(rows)
-        statuses = [row[_ORIGINAL_STATUS] for row in rows] + [row[_MUTATED_STATUS] for row in rows]
-        refused = statuses.count("refused")
-        executed = len(statuses) - refused - statuses.count("no_database")
+        batches, self.pending, self.pending_rows = self.pending, [], 0
+        pair_forms = len(set().union(*(batch.pair_forms for batch in batches)))
+        refused = sum(batch.refused for batch in batches)
+        executed = sum(batch.executed for batch in batches)
         self.con.execute("BEGIN TRANSACTION")
         try:
-            append_runs(self.con, rows, self.constants)
+            append_batches(self.con, batches, self.constants)
             self.con.execute(
                 "UPDATE raw.validation_invocations SET pair_forms_done = pair_forms_done + ?, "
                 "statements_executed = statements_executed + ?, statements_refused = statements_refused + ? "
@@ -292,13 +307,25 @@ class _Writer:
                 [pair_forms, executed, refused, self.run_id],
             )
             self.con.execute("COMMIT")
-        except BaseException:
+        except BaseException as error:
             self.con.execute("ROLLBACK")
+            if _duckdb_interrupted(error):
+                # Ctrl-C while DuckDB ran the insert: DuckDB took the signal and raised its own error, but the
+                # run was interrupted (exit 130, committed work kept), as when the signal lands anywhere else.
+                raise KeyboardInterrupt from error
             raise
         self.done += pair_forms
         self.last_flush = time.monotonic()
         if self.on_flush is not None:
             self.on_flush(self.done)
+
+
+def _duckdb_interrupted(error: BaseException) -> bool:
+    """Whether `error` is DuckDB's answer to SIGINT arriving during a query (a RuntimeError "Query
+    interrupted" from the Python client; an InterruptException in some versions)."""
+    interrupt = getattr(duckdb, "InterruptException", None)
+    return (interrupt is not None and isinstance(error, interrupt)) or (
+        type(error) is RuntimeError and str(error) == "Query interrupted")
 
 
 def _work_items(todo, data_sqls: dict[str, tuple[str, str]], admin: Endpoint | None, reader: Endpoint,
@@ -338,6 +365,18 @@ def _chunks(items: list[WorkItem], size: int) -> Iterator[list[WorkItem]]:
         yield items[start : start + size]
 
 
+def _pool_chunks(items: list[WorkItem], jobs: int) -> Iterator[list[WorkItem]]:
+    """Units of work for `jobs` workers: `_CHUNK` * 4 pair-forms each (fewer messages to pass), but the last
+    `_CHUNK` * 8 * `jobs` in units of `_CHUNK`, so the workers finish together instead of one of them running
+    a last big unit alone while the others sit idle at the end of the run."""
+    big_until = max(0, len(items) - _CHUNK * 8 * jobs)
+    start = 0
+    while start < len(items):
+        size = _CHUNK * 4 if start < big_until else _CHUNK
+        yield items[start : start + size]
+        start += size
+
+
 def _worker_pool(reader: Endpoint, target: Target, settings: RunSettings):
     """`settings.jobs` processes with a read-only connection each. Forked where the platform can (a fork
     costs milliseconds, a spawned interpreter a good part of a second of a short run's time)."""
@@ -349,9 +388,9 @@ def _worker_pool(reader: Endpoint, target: Target, settings: RunSettings):
 
 
 def _execute(items: list[WorkItem], runner: StatementRunner, pool, settings: RunSettings
-             ) -> Iterable[tuple[list[tuple], str | None]]:
+             ) -> Iterable[tuple[LogBatch, str | None]]:
     """Yield (log rows of finished pair-forms, the ServerLost message or None) per chunk: in this process on
-    `runner`'s connection with one job, else on the pool's workers."""
+    `runner`'s connection with one job, else on the pool's workers (which send the rows as Arrow tables)."""
     if not items:
         return
     if pool is None:
@@ -362,14 +401,29 @@ def _execute(items: list[WorkItem], runner: StatementRunner, pool, settings: Run
         finally:
             _worker.clear()
         return
-    yield from pool.imap_unordered(_run_chunk, _chunks(items, _CHUNK * 4))
+    yield from pool.imap_unordered(_run_chunk, _pool_chunks(items, settings.jobs))
 
 
 _worker: dict = {}
 
 
+class _WithoutPandas(importlib.abc.MetaPathFinder):
+    """Makes `import pandas` fail with ImportError, as if it were not installed."""
+
+    def find_spec(self, name: str, path=None, target=None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r} (not imported in validation workers)", name=name)
+        return None
+
+
 def _start_worker(reader: Endpoint, target_name: str, timeout_s: float, row_cap: int, repeats: int,
                   byte_cap: int) -> None:
+    # pyarrow imports pandas on its first conversion of a Python list (`log_batch`), only to learn that the
+    # list is no pandas object: a third of a second of CPU in every worker. Workers never use pandas, so one
+    # forked from a process without it is kept from importing it (pyarrow then takes it as absent).
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _WithoutPandas())
+    _worker["as_table"] = True
     # An exception here would make the pool restart the worker forever: keep it for the first chunk to report.
     try:
         _worker["runner"] = StatementRunner(reader, load_target(target_name), timeout_s, row_cap, byte_cap)
@@ -378,13 +432,14 @@ def _start_worker(reader: Endpoint, target_name: str, timeout_s: float, row_cap:
     _worker["repeats"] = repeats
 
 
-def _run_chunk(chunk: list[WorkItem]) -> tuple[list[tuple], str | None]:
+def _run_chunk(chunk: list[WorkItem]) -> tuple[LogBatch, str | None]:
     if "error" in _worker:
-        return [], _worker["error"]
+        return log_batch([]), _worker["error"]
     try:
-        return run_pairs(_worker["runner"], chunk, _worker["repeats"]), None
+        rows = run_pairs(_worker["runner"], chunk, _worker["repeats"])
     except ServerLost as lost:
-        return [], f"{lost} (the unlogged pair-forms of this batch run again on the next run)"
+        return log_batch([]), f"{lost} (the unlogged pair-forms of this batch run again on the next run)"
+    return log_batch(rows, as_table=_worker.get("as_table", False)), None
 
 
 def _report(con, run_id: int, resumed: bool, target: Target, server_version: str, reader: Endpoint, scope: Scope,

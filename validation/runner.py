@@ -262,13 +262,12 @@ class StatementRunner:
         time limit) or _ConnectionLost if none. Nothing is in flight afterwards."""
         connection = self._connection
         try:
-            connection._read_query_result(unbuffered=True)
-            result = connection._result
+            result = _read_result_head(connection)
             packets, stopped_by = self._read_rows(connection, result) if result.unbuffered_active else ([], None)
         except (pymysql.err.MySQLError, OSError) as error:
             raise self._failure(error, (time.perf_counter() - started) * 1000.0) from error
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        columns = len(result.description or ())
+        columns = result.field_count
         if stopped_by is not None:
             self._stop()
         if stopped_by is not None or len(packets) > self.row_cap:
@@ -362,9 +361,14 @@ class StatementRunner:
         digest."""
         if isinstance(received, Outcome):
             return received
-        decode = received.result._read_row_from_packet
-        # (MysqlPacket ignores its encoding argument: the result's converters carry the cells' encodings.)
-        strings = [row_string(decode(MysqlPacket(packet, None))) for packet in received.packets]
+        result = received.result
+        strings: list[str] = []
+        if received.packets:  # (a statement without a result set has no converters)
+            encodings = [encoding for encoding, converter in result.converters if converter is None]
+            if len(encodings) == len(result.converters):
+                strings = [_row_text(packet, encodings) or _slow_row_text(result, packet) for packet in received.packets]
+            else:  # cells converted to values: pymysql's reader alone knows how
+                strings = [_slow_row_text(result, packet) for packet in received.packets]
         return Outcome("ok", row_count=len(strings), column_count=received.columns, digest=result_digest(strings),
                        duration_ms=received.elapsed_ms, rows=Counter(strings))
 
@@ -437,6 +441,116 @@ def _log_row(target: Target, item: WorkItem, repeat: int, original: Outcome, mut
 def log_row_dict(row: tuple) -> dict:
     """A log row as {column: value}, for readers of `run_pairs`' output."""
     return dict(zip(WORK_COLUMNS, row))
+
+
+# pymysql's MySQLResult reads each column's definition into a FieldDescriptorPacket (six strings parsed, four
+# decoded, a PEP 249 description built): a third of the client's time on PINOLO's short results. The runner
+# needs only each column's cell encoding, which `_read_result_head` reads straight from the packet, as
+# `MySQLResult._get_descriptions` derives it (cells stay text: the connection has no converters).
+_TEXT_TYPES = frozenset(pymysql.connections.TEXT_TYPES)
+_JSON = pymysql.constants.FIELD_TYPE.JSON
+
+
+def _read_result_head(connection: pymysql.Connection) -> pymysql.connections.MySQLResult:
+    """`connection._read_query_result(unbuffered=True)` for a connection without converters: the result's
+    first packet and column definitions read, its rows left for `_read_rows`. The result's `converters` are
+    what pymysql's would be; `description` and `fields` are not filled (nothing here reads them)."""
+    if connection.decoders or not connection.use_unicode:
+        connection._read_query_result(unbuffered=True)  # converters to apply: pymysql's own way
+        return connection._result
+    connection._result = None
+    result = pymysql.connections.MySQLResult(connection)
+    first = connection._read_packet()
+    if first.is_ok_packet():
+        result.connection = None
+        result._read_ok_packet(first)
+    elif first.is_load_local_packet():
+        try:
+            result._read_load_local_packet(first)
+        finally:
+            result.connection = None
+    else:
+        result.field_count = first.read_length_encoded_integer()
+        encoding = connection.encoding
+        converters = []
+        for _ in range(result.field_count):
+            charset, field_type = _column_charset_and_type(_read_definition(connection), encoding)
+            if field_type == _JSON:
+                converters.append((encoding, None))
+            elif field_type in _TEXT_TYPES:
+                converters.append((None if charset == 63 else encoding, None))
+            else:
+                converters.append(("ascii", None))
+        result.converters = converters
+        eof = _read_definition(connection)
+        assert eof[0] == 0xFE and len(eof) < 9, "Protocol error, expecting EOF"  # MysqlPacket.is_eof_packet
+        result.affected_rows = 18446744073709551615
+        result.unbuffered_active = True
+    connection._result = result
+    if result.server_status is not None:
+        connection.server_status = result.server_status
+    return result
+
+
+def _read_definition(connection: pymysql.Connection) -> bytes:
+    """A column definition's (or the EOF after them) payload, as `connection._read_packet()._data` reads it
+    (the read timeout is set: the result's first packet came through `_read_packet`) but without building a
+    packet object; an error packet in its place raises as there."""
+    data = _read_payload(connection, _NO_BUDGET)
+    if data[0] == 0xFF:  # (never seen after a result set header, but pymysql's reader would raise it)
+        MysqlPacket(data, connection.encoding).raise_for_error()
+    return data
+
+
+_NO_BUDGET = 1 << 62  # a budget no payload reaches: `_read_payload` returns every payload
+
+
+def _column_charset_and_type(data: bytes, encoding: str) -> tuple[int, int]:
+    """(charsetnr, type code) of a column definition packet: six length-coded strings (catalog, schema,
+    table, original table, name, original name), then 0x0c, charsetnr (2 bytes), length (4), type (1)."""
+    position = 0
+    for _ in range(6):
+        length = data[position]
+        if length >= 251:  # NULL or a long name: pymysql's parser (and its errors, if any)
+            field = pymysql.protocol.FieldDescriptorPacket(data, encoding)
+            return field.charsetnr, field.type_code
+        position += 1 + length
+    if position + 10 > len(data):
+        field = pymysql.protocol.FieldDescriptorPacket(data, encoding)
+        return field.charsetnr, field.type_code
+    return data[position + 1] | data[position + 2] << 8, data[position + 7]
+
+
+def _row_text(packet: bytes, encodings: list[str | None]) -> str | None:
+    """PINOLO's row string (`row_string`) of a text-protocol row packet whose cells are all shorter than 251
+    bytes (one length byte) or NULL, decoded as pymysql decodes them; None for any other packet, which
+    `_slow_row_text` reads."""
+    cells = []
+    position = 0
+    end = len(packet)
+    for encoding in encodings:
+        if position >= end:  # fewer cells than columns: pymysql's reader stops there too
+            break
+        length = packet[position]
+        if length < 251:
+            position += 1
+            cell = packet[position : position + length]
+            if len(cell) != length:
+                return None
+            position += length
+            cells.append(cell.decode(encoding) if encoding is not None else cell.decode("utf-8", "surrogateescape"))
+        elif length == 251:
+            position += 1
+            cells.append("NULL")
+        else:
+            return None
+    # (An empty row string is falsy: the caller reads it again the slow way, which gives the same "".)
+    return ",".join(cells)
+
+
+def _slow_row_text(result: pymysql.connections.MySQLResult, packet: bytes) -> str:
+    # (MysqlPacket ignores its encoding argument: the result's converters carry the cells' encodings.)
+    return row_string(result._read_row_from_packet(MysqlPacket(packet, None)))
 
 
 def _read_payload(connection: pymysql.Connection, budget: int) -> bytes | None:
