@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from mutations import judge
+from mutations.batch import batch_collections
 from pinoloft_base.console import progress_bar
 from pinoloft_base.warehouse import connect, ensure_schema
 
@@ -111,11 +112,12 @@ class CheckReport:
 
 def _judge_chunk(chunk: list[tuple[str, str, str, str]]) -> list[tuple[Any, ...]]:
     out = []
-    for pair_hash, strategy, original, mutated in chunk:
-        judgement = judge(original, mutated, strategy)
-        verdict = judgement.verdict
-        out.append((pair_hash, verdict.conforms, verdict.is_upper, verdict.reason, judgement.original_fingerprint,
-                    judgement.pair_fingerprint))
+    with batch_collections():
+        for pair_hash, strategy, original, mutated in chunk:
+            judgement = judge(original, mutated, strategy)
+            verdict = judgement.verdict
+            out.append((pair_hash, verdict.conforms, verdict.is_upper, verdict.reason,
+                        judgement.original_fingerprint, judgement.pair_fingerprint))
     return out
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
@@ -106,7 +108,8 @@ def judge_line(line_number: int, raw: bytes) -> tuple[int, str | None, str | Non
 
 
 def _judge_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple[int, str | None, str | None, str | None, bool]]:
-    return [judge_line(number, raw) for number, raw in chunk]
+    with batch_collections():
+        return [judge_line(number, raw) for number, raw in chunk]
 
 
 def _chunks(lines: Iterable[bytes]) -> Iterator[list[tuple[int, bytes]]]:
@@ -121,6 +124,28 @@ def _chunks(lines: Iterable[bytes]) -> Iterator[list[tuple[int, bytes]]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+# Young-generation threshold while a batch is judged (CPython's default is 700 allocations).
+BATCH_GC_THRESHOLD = 50_000
+
+
+@contextmanager
+def batch_collections() -> Iterator[None]:
+    """Fewer garbage collections while a batch is judged, the thresholds restored afterwards.
+
+    Judging one pair allocates thousands of short-lived tokens and tree nodes, none in reference cycles when
+    both texts read, so at CPython's default threshold the collector runs several times per pair and finds
+    nothing to free; a higher young-generation threshold lets it run about seventy times less often. Those
+    objects are freed by reference counting as before; the only cycles, a caught syntax error's traceback of an
+    unreadable text, wait for at most 50,000 allocations instead of 700.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(BATCH_GC_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def check_jsonl(source: BinaryIO, sink: TextIO, *, source_name: str = "<input>", jobs: int | None = None,
