@@ -1,19 +1,17 @@
 """Ingest's storage setting: its write connection appends row groups of `loader.ROW_GROUP_SIZE` rows (so that
 DuckDB compresses and writes each full group while the workers still read), which changes where rows lie in
-the file, never the rows; and the connection opened that way behaves as a plain one (catalog name, lock)."""
+the file, never the rows. That such a connection behaves as a plain one (names, lock, spill folder) is
+tested with the warehouse, in tests/pinoloft_base."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import duckdb
 import pytest
 
 import ingest.loader as loader
 from ingest_helpers import rows, snapshot
-from pinoloft_base.errors import WarehouseBusyError, WarehouseError
 from pinoloft_base.warehouse import write_transaction
 from simulator.generator import generate
 
@@ -53,38 +51,6 @@ def test_a_write_transaction_with_a_row_group_size_appends_groups_of_that_size(t
     with write_transaction(warehouse) as con:
         con.execute("CREATE TABLE u AS SELECT range AS i FROM range(5000)")
     assert _row_groups(warehouse, "u") == [5000]
-
-
-@pytest.mark.parametrize("name", ["memory.duckdb", "o'neil \"x\".duckdb"])
-def test_reserved_or_quoted_file_names_open_too(tmp_path, name):
-    warehouse = tmp_path / name
-    with write_transaction(warehouse, row_group_size=2048) as con:
-        con.execute("CREATE TABLE t AS SELECT 1 AS one")
-    assert rows(warehouse, "SELECT one FROM t") == [(1,)]
-
-
-def test_a_row_group_size_that_is_no_multiple_of_2048_is_refused(tmp_path):
-    with pytest.raises(WarehouseError, match="row_group_size must be a positive multiple of 2048, got 3000"):
-        with write_transaction(tmp_path / "wh.duckdb", row_group_size=3000):
-            pass
-
-
-def test_a_warehouse_held_by_another_process_is_busy_with_a_row_group_size(tmp_path):
-    warehouse = tmp_path / "w.duckdb"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, duckdb; con = duckdb.connect(sys.argv[1]); print('holding', flush=True); "
-                               "sys.stdin.read()", str(warehouse)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline() == "holding\n"  # type: ignore[union-attr]
-        with pytest.raises(WarehouseBusyError) as caught:
-            with write_transaction(warehouse, row_group_size=2048):
-                pass
-    finally:
-        holder.stdin.close()  # type: ignore[union-attr]
-        holder.wait(timeout=60)
-    assert str(caught.value) == (f"the warehouse {warehouse} is in use by another process (PID {holder.pid}); "
-                                 "wait for it or close it")
 
 
 @pytest.fixture(scope="module")
@@ -144,11 +110,3 @@ def test_the_writer_batches_until_the_last_stretch_then_inserts_each_unit(clean_
         assert con.execute(count).fetchall() == [(sum(bugs),)]
     finally:
         con.close()
-
-
-def test_a_connection_with_a_row_group_size_spills_where_a_file_connection_would(tmp_path):
-    """An in-memory connection would spill to `.tmp` in the working folder; this one keeps `<file>.tmp`."""
-    warehouse = tmp_path / "it's.duckdb"
-    with write_transaction(warehouse, row_group_size=4096) as con:
-        spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
-    assert spill == f"{tmp_path}/it's.duckdb.tmp"

@@ -219,3 +219,37 @@ def test_a_held_warehouse_starts_no_server(command, held_warehouse, tmp_path):
     assert (result.returncode, result.stderr) == (3, f"error: {_in_use(path, pid)}\n")
     assert not (server_dir / "server.json").exists()
     assert _mariadbd_processes(server_dir) == []
+
+
+# A connection with a row group size (ingest's writer) is an in-memory one with the file attached: it must
+# behave as a plain file connection does.
+
+@pytest.mark.parametrize("name", ["memory.duckdb", "o'neil \"x\".duckdb"])
+def test_reserved_or_quoted_file_names_open_with_a_row_group_size(tmp_path, name):
+    warehouse = tmp_path / name
+    with write_transaction(warehouse, row_group_size=2048) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS one")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT one FROM t").fetchall() == [(1,)]
+
+
+def test_a_row_group_size_that_is_no_multiple_of_2048_is_refused(tmp_path):
+    with pytest.raises(WarehouseError, match="row_group_size must be a positive multiple of 2048, got 3000"):
+        with write_transaction(tmp_path / "wh.duckdb", row_group_size=3000):
+            pass
+
+
+def test_a_held_warehouse_is_busy_with_a_row_group_size_too(held_warehouse):
+    path, pid = held_warehouse
+    with pytest.raises(WarehouseBusyError) as caught:
+        with write_transaction(path, row_group_size=2048):
+            pass
+    assert str(caught.value) == _in_use(path, pid)
+
+
+def test_a_connection_with_a_row_group_size_spills_where_a_file_connection_would(tmp_path):
+    """An in-memory connection would spill to `.tmp` in the working folder; this one keeps `<file>.tmp`."""
+    warehouse = tmp_path / "it's.duckdb"
+    with write_transaction(warehouse, row_group_size=4096) as con:
+        spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert spill == f"{tmp_path}/it's.duckdb.tmp"
