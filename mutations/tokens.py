@@ -69,7 +69,6 @@ _FAST_TOKEN_RE = re.compile(
     + "|(?P<bad>.)|\\Z)",
     re.DOTALL,
 )
-_WORD, _IDENT, _NUMBER, _OP, _SQ, _DQ, _VAR = (_FAST_TOKEN_RE.groupindex[name] for name in _FAST_ORDER)
 # `_FAST_TOKEN_RE` for `findall`: (whitespace before the token, the token's text) per token, the token being
 # any of the alternatives or the `bad` character, then one or two pairs with an empty token at the end (the
 # `\Z` match, and an empty match after a non-empty one that ends the text).
@@ -162,30 +161,24 @@ def _tokenize_by_matches(sql: str) -> Tokens:
     keys: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    add_key, add_start, add_end = keys.append, starts.append, ends.append
-    op_keys = _OP_KEYS
     for found in _FAST_TOKEN_RE.finditer(sql):
-        kind = found.lastindex
-        if kind == _WORD:
-            add_key(found[kind].upper())
-        elif kind == _OP:
-            text = found[kind]
-            add_key(op_keys.get(text, text))
-        elif kind == _IDENT:
-            add_key("`" + found[kind][1:-1].replace("``", "`"))
-        elif kind == _NUMBER or kind == _VAR:
-            add_key(found[kind])
-        elif kind == _SQ:
-            add_key("'" + found[kind][1:-1].replace("''", "'"))
-        elif kind == _DQ:
-            add_key("'" + found[kind][1:-1].replace('""', '"'))
-        elif kind is None:
+        key = _match_key(found, sql)
+        if key is None:
             continue  # trailing whitespace
-        else:
-            _raise_bad_character(sql, found.start(kind))
-        add_start(found.start(kind))
-        add_end(found.end())
+        keys.append(key)
+        starts.append(found.start(found.lastindex))
+        ends.append(found.end())
     return Tokens(sql, keys, starts, ends)
+
+
+def _match_key(found: re.Match[str], sql: str) -> str | None:
+    """The key of one `_FAST_TOKEN_RE` match (None for the end-of-text match); raises on a `bad` character."""
+    name = found.lastgroup
+    if name is None:
+        return None
+    if name == "bad":
+        _raise_bad_character(sql, found.start(name))
+    return _KEYS[found[name]]
 
 
 def tokenize_by_steps(sql: str) -> Tokens:
@@ -284,22 +277,9 @@ def keys_after_edit(base: Tokens, sql: str, long_look: int | None = None) -> tup
         # `_FAST_TOKEN_RE` matches one token (with the whitespace before it) per step, from a position where
         # a match of the full scan begins; each token's end is such a position too.
         for found in _FAST_TOKEN_RE.finditer(sql, position):
-            kind = found.lastindex
-            if kind == _WORD:
-                add_key(found[kind].upper())
-            elif kind == _OP:
-                text = found[kind]
-                add_key(_OP_KEYS.get(text, text))
-            elif kind == _IDENT:
-                add_key("`" + found[kind][1:-1].replace("``", "`"))
-            elif kind == _NUMBER or kind == _VAR:
-                add_key(found[kind])
-            elif kind == _SQ:
-                add_key("'" + found[kind][1:-1].replace("''", "'"))
-            elif kind == _DQ:
-                add_key("'" + found[kind][1:-1].replace('""', '"'))
-            elif kind is not None:
-                _raise_bad_character(sql, found.start(kind))
+            key = _match_key(found, sql)
+            if key is not None:
+                add_key(key)
             position = found.end()
             if position >= changed_end and (synced := _synced(base, position + shift)) is not None:
                 break
