@@ -32,6 +32,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from exporters import check_file, export_dataset
+from floors import dump_chat_examples
 from exporters.tokens import default_threads
 from pinoloft_base.cli import jobs_option
 
@@ -122,24 +123,6 @@ def build_warehouse(path: Path, table: pa.Table) -> None:
         con.close()
 
 
-def baseline(warehouse: Path, out: Path) -> float:
-    """Read the rows and json.dumps each chat example to a file: no checks, no tokens."""
-    start = time.perf_counter()
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        with open(out, "w", encoding="utf-8") as handle:
-            cursor = con.execute("SELECT system_prompt, user_content, assistant_content FROM marts.dataset_examples "
-                                 "ORDER BY split, position")
-            while rows := cursor.fetchmany(2048):
-                handle.write("".join(json.dumps({"messages": [
-                    {"role": "system", "content": system}, {"role": "user", "content": user},
-                    {"role": "assistant", "content": assistant}]}, ensure_ascii=False) + "\n"
-                    for system, user, assistant in rows))
-    finally:
-        con.close()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=100_000)
@@ -162,7 +145,7 @@ def main() -> None:
               f"built in {time.perf_counter() - start:.1f} s; cores {os.cpu_count()}, "
               f"threads {args.jobs or default_threads()}")
 
-        base = baseline(warehouse, work / "baseline.jsonl")
+        base = dump_chat_examples(warehouse, work / "baseline.jsonl")
         print(f"baseline (read + json.dumps to a file, no tokens): {base:6.2f} s")
 
         start, cpu = time.perf_counter(), time.process_time()

@@ -44,6 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from floors import read_tree
 from simulator.generator import generate
 
 QUERIES_PER_TASK = 500
@@ -101,18 +102,6 @@ def empty_tree(parent: Path) -> Path:
     root = parent / "empty"
     (root / "mysql" / "task-0").mkdir(parents=True)
     return root
-
-
-def baseline(root: Path) -> tuple[float, int, int]:
-    """Seconds to walk the tree and read every file's bytes with a plain loop; (seconds, files, bytes)."""
-    start = time.perf_counter()
-    files = size = 0
-    for directory, _, names in os.walk(root):
-        for name in names:
-            with open(os.path.join(directory, name), "rb") as handle:
-                size += len(handle.read())
-            files += 1
-    return time.perf_counter() - start, files, size
 
 
 def child(mode: str, target: Path, workers: int, root: Path | None = None) -> dict:
@@ -179,12 +168,12 @@ def main(argv: list[str] | None = None) -> int:
             generate_tree(root, parent, wanted, tuple(args.dbms), args.runs)
         floor_cpu = []  # CPU seconds of each floor pass: an indication that a busy machine does not distort
         clock = time.process_time()
-        cold, files, size = baseline(root)
+        cold, files, size = read_tree(root)
         floor_cpu.append(time.process_time() - clock)
         print(f"tree:              {files} files, {size / 1e9:.2f} GB under {root}", flush=True)
         print(f"baseline (pass 1): {cold:.1f}s  (walk + read bytes, {files / cold:.0f} files/s)", flush=True)
         clock = time.process_time()
-        before, _, _ = baseline(root)
+        before, _, _ = read_tree(root)
         floor_cpu.append(time.process_time() - clock)
         print(f"baseline (pass 2): {before:.1f}s  ({files / before:.0f} files/s)", flush=True)
 
@@ -198,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load, marginal:    {marginal:.1f}s (load wall - empty-tree load wall)", flush=True)
         again = child("load", warehouse, args.workers, root)
         clock = time.process_time()
-        after, _, _ = baseline(root)
+        after, _, _ = read_tree(root)
         floor_cpu.append(time.process_time() - clock)
         base = min(cold, before, after)
         mean = (cold + before + after) / 3

@@ -34,7 +34,6 @@ import io
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -52,11 +51,10 @@ from mutations.errors import SqlSyntaxError  # noqa: E402
 from mutations.tokens import tokenize  # noqa: E402
 from simulator.generator import DEFAULT_MIX, FAULT_KINDS, FOREIGN_NAMES, _pick_bugs  # noqa: E402
 from simulator.querygen import QueryGenerator  # noqa: E402
+from floors import TOKEN_RE  # noqa: E402
 
 TARGET_RATIO = 0.5
 TASK_QUERIES = 100  # the simulator's default task size: `_pick_bugs`'s availability counts restart per task
-# One regex for the floor: a token is a quoted literal/identifier, a word or number, or one other character.
-FLOOR_TOKEN_RE = re.compile(r"`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|[\w$.]+|\S")
 
 
 def build_pairs(count: int, seed: int) -> list[tuple[str, str, str]]:
@@ -137,7 +135,7 @@ def write_jsonl(path: Path, pairs: list[tuple[str, str, str]]) -> None:
 
 def floor_pass(path: Path) -> int:
     """The floor: read the JSONL, json.loads each line, tokenize both texts with one regex, compare."""
-    findall = FLOOR_TOKEN_RE.findall
+    findall = TOKEN_RE.findall
     loads = json.loads
     same = 0
     with path.open("rb") as handle:

@@ -31,11 +31,9 @@ data. The work folder (warehouse, exports and the tree unless --tree names it) i
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
 
+from floors import TOKEN_RE, dump_chat_examples, read_tree  # noqa: E402
 from simulator.generator import generate  # noqa: E402
 
 DBMS = ("mysql", "mariadb", "tidb", "oceanbase")
@@ -58,8 +57,6 @@ SAMPLE_SECONDS = 0.05
 DATASET = "bench"
 FIRING_STRATEGIES = ("FixMDistinctL", "FixMHaving1U", "FixMCmpOpU", "FixMOn1U", "FixMInNullU", "FixMWhere1U",
                      "FixMCmpOpL", "FixMWhere0L", "FixMHaving0L", "FixMOn0L")
-# One regex for the check floor: quoted strings, numbers, words, then any other single character.
-FLOOR_TOKEN = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\w+|\S")
 
 
 @dataclass
@@ -141,16 +138,6 @@ def run_stage(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> 
 
 # -- floors ---------------------------------------------------------------------------------------------------
 
-def read_floor(root: Path) -> float:
-    """Walk the tree and read every file's bytes; nothing else."""
-    started = time.perf_counter()
-    for directory, _, names in os.walk(root):
-        for name in names:
-            with open(os.path.join(directory, name), "rb") as handle:
-                handle.read()
-    return time.perf_counter() - started
-
-
 def check_floor(warehouse: Path) -> tuple[float, int]:
     """Read the pairs `check` judged and compare their one-regex token lists; (seconds, pairs)."""
     started = time.perf_counter()
@@ -160,7 +147,7 @@ def check_floor(warehouse: Path) -> tuple[float, int]:
         pairs = 0
         while rows := cursor.fetchmany(4096):
             for original, mutated in rows:
-                _ = FLOOR_TOKEN.findall(original) == FLOOR_TOKEN.findall(mutated)
+                _ = TOKEN_RE.findall(original) == TOKEN_RE.findall(mutated)
             pairs += len(rows)
     finally:
         con.close()
@@ -226,24 +213,6 @@ def validate_floor(warehouse: Path, work: Path, jobs: int, repeats: int) -> tupl
         server.stop()
     seconds = max(end for _, _, end in results) - min(start for _, start, _ in results)
     return seconds, sum(count for count, _, _ in results)
-
-
-def export_floor(warehouse: Path, out: Path) -> float:
-    """Read the dataset's rows and json.dumps each chat example to one file: no checks, no tokens."""
-    started = time.perf_counter()
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        with open(out, "w", encoding="utf-8") as handle:
-            cursor = con.execute("SELECT system_prompt, user_content, assistant_content FROM marts.dataset_examples "
-                                 "WHERE dataset_name = ? ORDER BY split, position", [DATASET])
-            while rows := cursor.fetchmany(2048):
-                handle.write("".join(json.dumps({"messages": [
-                    {"role": "system", "content": system}, {"role": "user", "content": user},
-                    {"role": "assistant", "content": assistant}]}, ensure_ascii=False) + "\n"
-                    for system, user, assistant in rows))
-    finally:
-        con.close()
-    return time.perf_counter() - started
 
 
 # -- the run --------------------------------------------------------------------------------------------------
@@ -320,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         if not root.exists():
             grow_tree(root, parent, args.reports, args.runs, dbms)
         print(f"{os.cpu_count()} cores, --jobs {args.jobs}; work folder {work}", flush=True)
-        read_floor(root)  # the first pass may find the files out of the page cache: warm it, untimed
+        read_tree(root)  # the first pass may find the files out of the page cache: warm it, untimed
 
         seconds, peak, output = run_stage(command + ["ingest", "--root", str(root)] + jobs, work)
-        floor = min(read_floor(root), read_floor(root))
+        floor = min(read_tree(root)[0], read_tree(root)[0])
         stages.append(Stage("ingest", seconds, floor, peak, output.strip().splitlines()[-1] if output.strip() else ""))
 
         seconds, peak, _ = run_stage(command + ["check"] + jobs, work)
@@ -356,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
                                     [DATASET]).fetchone()
         finally:
             con.close()
-        stages.append(Stage("export", seconds, export_floor(warehouse, work / "floor.jsonl"), peak,
+        stages.append(Stage("export", seconds, dump_chat_examples(warehouse, work / "floor.jsonl"), peak,
                             f"{examples:,} examples"))
 
         print()
