@@ -8,7 +8,7 @@ import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
@@ -99,9 +99,18 @@ def read_record(raw: bytes, required: tuple[str, ...]) -> tuple[dict[str, object
 
 def judge_line(line_number: int, raw: bytes) -> tuple[int, str | None, str | None, str | None, bool]:
     """(line, output JSON or None, error or None, strategy, conforms) for one input line."""
-    record, error = read_record(raw, REQUIRED_FIELDS)
-    if record is None:
-        return line_number, None, error, None, False
+    # The usual line (UTF-8, a JSON object, the three fields strings) is accepted with one test per field;
+    # anything else is read again by `read_record`, which says what is wrong. json.loads makes exact dicts and
+    # strs, and a missing field's None is no str, so both tests accept exactly the records `read_record` does.
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and json.JSONDecodeError, which `read_record` explains
+        record = None
+    if not (type(record) is dict and type(record.get("strategy")) is str and type(record.get("original")) is str
+            and type(record.get("mutated")) is str):
+        record, error = read_record(raw, REQUIRED_FIELDS)
+        if record is None:
+            return line_number, None, error, None, False
     verdict = check(record["original"], record["mutated"], record["strategy"])  # type: ignore[arg-type]
     record.update(verdict.as_dict())
     return line_number, _encode_record(record), None, record["strategy"], verdict.conforms
@@ -109,7 +118,11 @@ def judge_line(line_number: int, raw: bytes) -> tuple[int, str | None, str | Non
 
 def _judge_chunk(chunk: list[tuple[int, bytes]]) -> list[tuple[int, str | None, str | None, str | None, bool]]:
     with batch_collections():
-        return [judge_line(number, raw) for number, raw in chunk]
+        return _judge_lines(chunk)
+
+
+def _judge_lines(chunk: list[tuple[int, bytes]]) -> list[tuple[int, str | None, str | None, str | None, bool]]:
+    return [judge_line(number, raw) for number, raw in chunk]
 
 
 def _chunks(lines: Iterable[bytes]) -> Iterator[list[tuple[int, bytes]]]:
@@ -126,8 +139,10 @@ def _chunks(lines: Iterable[bytes]) -> Iterator[list[tuple[int, bytes]]]:
         yield chunk
 
 
-# Young-generation threshold while a batch is judged (CPython's default is 700 allocations).
-BATCH_GC_THRESHOLD = 50_000
+# Young-generation threshold while a batch is judged (CPython's default is 700 allocations). Above what the
+# analysis cache keeps alive when full (4,096 analyses, about 25 tracked objects each: some 103,000), so the
+# cache alone never fills the young generation and the collector scans it once, when the batch ends.
+BATCH_GC_THRESHOLD = 200_000
 
 
 @contextmanager
@@ -136,9 +151,10 @@ def batch_collections() -> Iterator[None]:
 
     Judging one pair allocates thousands of short-lived tokens and tree nodes, none in reference cycles when
     both texts read, so at CPython's default threshold the collector runs several times per pair and finds
-    nothing to free; a higher young-generation threshold lets it run about seventy times less often. Those
-    objects are freed by reference counting as before; the only cycles, a caught syntax error's traceback of an
-    unreadable text, wait for at most 50,000 allocations instead of 700.
+    nothing to free; a higher young-generation threshold lets it run hardly at all. Those objects are freed by
+    reference counting as before. An unreadable text makes no cycle either: the judge keeps its syntax error
+    without the traceback (`mutations.checker._untraced`); any other cycle waits for at most 200,000
+    allocations instead of 700.
     """
     thresholds = gc.get_threshold()
     gc.set_threshold(BATCH_GC_THRESHOLD, *thresholds[1:])
@@ -159,18 +175,25 @@ def check_jsonl(source: BinaryIO, sink: TextIO, *, source_name: str = "<input>",
     jobs = jobs or os.cpu_count() or 1
     bar = progress_bar(total=total_lines, desc="check", unit="pair", quiet=quiet)
     pool = multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else None
+    # One process judges the whole file under one raised threshold: restoring CPython's threshold after each
+    # chunk would start a collection that scans every analysis the cache keeps, once per chunk.
+    serial = batch_collections() if pool is None else nullcontext()
     try:
-        results = pool.imap(_judge_chunk, _chunks(source), chunksize=1) if pool else map(_judge_chunk, _chunks(source))
-        for chunk_result in results:
-            for number, output, error, strategy, conforms in chunk_result:
-                if error is not None:
-                    summary.errors.append(LineError(number, error))
-                    continue
-                sink.write(output + "\n")  # type: ignore[operator]
-                summary.checked[strategy] += 1  # type: ignore[index]
-                if conforms:
-                    summary.conforming[strategy] += 1  # type: ignore[index]
-            bar.update(len(chunk_result))
+        with serial:
+            if pool is not None:
+                results = pool.imap(_judge_chunk, _chunks(source), chunksize=1)
+            else:
+                results = map(_judge_lines, _chunks(source))
+            for chunk_result in results:
+                for number, output, error, strategy, conforms in chunk_result:
+                    if error is not None:
+                        summary.errors.append(LineError(number, error))
+                        continue
+                    sink.write(output + "\n")  # type: ignore[operator]
+                    summary.checked[strategy] += 1  # type: ignore[index]
+                    if conforms:
+                        summary.conforming[strategy] += 1  # type: ignore[index]
+                bar.update(len(chunk_result))
     finally:
         bar.close()
         if pool is not None:

@@ -160,6 +160,19 @@ def _conforming(analysis: Analysis, mutated: str, strategy: str) -> tuple[Verdic
     return Verdict(True, matched.is_upper, CONFORMS, matched, kind=CONFORMS), mutated_keys
 
 
+def _untraced(error: SqlSyntaxError) -> SqlSyntaxError:
+    """`error` without its traceback and the exception it was raised while handling, to be kept in a local
+    while the verdict is worked out.
+
+    Either one reaches the frame of the judging function (a traceback's frames lead back to their callers),
+    which holds the error in a local: a reference cycle that leaves the failed parse's frames and their token
+    lists to the collector, which a batch runs rarely (`mutations.batch.batch_collections`). Without them they
+    are freed as soon as the verdict is made. A verdict reads only the error's message.
+    """
+    error.__context__ = None
+    return error.with_traceback(None)
+
+
 def check(original: str, mutated: str, strategy: str) -> Verdict:
     """Judge one pair. Never raises for bad SQL or an unknown name: those are verdicts with a reason."""
     analysis: Analysis | SqlSyntaxError
@@ -167,7 +180,7 @@ def check(original: str, mutated: str, strategy: str) -> Verdict:
     try:
         analysis = analyse(original)
     except SqlSyntaxError as error:
-        analysis = error
+        analysis = _untraced(error)
     else:
         conforming = _conforming(analysis, mutated, strategy)
         if conforming is not None:
@@ -175,7 +188,7 @@ def check(original: str, mutated: str, strategy: str) -> Verdict:
     try:
         mutated_tokens = tokenize(mutated)
     except SqlSyntaxError as error:
-        mutated_tokens = error
+        mutated_tokens = _untraced(error)
     return _verdict(analysis, mutated_tokens, strategy)
 
 
@@ -200,7 +213,7 @@ def judge(original: str, mutated: str, strategy: str) -> Judgement:
         analysis = analyse(original)
         original_keys = analysis.tokens.keys
     except SqlSyntaxError as error:
-        analysis = error
+        analysis = _untraced(error)
         try:
             original_keys = tokenize(original).keys
         except SqlSyntaxError:
@@ -215,7 +228,7 @@ def judge(original: str, mutated: str, strategy: str) -> Judgement:
     try:
         mutated_tokens = tokenize(mutated)
     except SqlSyntaxError as error:
-        mutated_tokens = error
+        mutated_tokens = _untraced(error)
     verdict = _verdict(analysis, mutated_tokens, strategy)
     if original_keys is None or isinstance(mutated_tokens, SqlSyntaxError):
         return Judgement(verdict, None, None)

@@ -110,3 +110,77 @@ def test_the_writer_batches_until_the_last_stretch_then_inserts_each_unit(clean_
         assert con.execute(count).fetchall() == [(sum(bugs),)]
     finally:
         con.close()
+
+
+def test_the_writer_inserts_a_batch_once_it_holds_what_the_remaining_units_will_likely_bring(clean_tree, tmp_path):
+    """With `remaining` (the units still to come), a batch goes in as soon as its bug rows reach the average
+    unit's times the units to come, so that about one unit is left for the end; a unit with nothing to come
+    waits for the final flush."""
+    from datetime import datetime
+
+    from ingest.discover import discover
+    from ingest.readers import read_unit
+    from pinoloft_base.warehouse import ensure_schema
+
+    root, _ = clean_tree
+    layout = discover(root)
+    tasks = [unit for unit in layout.units if unit.kind == "task"][:3]
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    results = [read_unit(layout.root, unit, None, str(stage), str(index)) for index, unit in enumerate(tasks)]
+    bugs = [result.staged["bug_reports"][1] for result in results]
+    assert len(bugs) == 3 and all(bugs) and sum(bugs) < loader.BATCH_ROWS
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        ensure_schema(con, "raw")
+        writer = loader._Writer(con, layout.root, 1, datetime(2026, 1, 1))
+        count = "SELECT count(*) FROM raw.bug_reports"
+        writer.add(results[0].staged, remaining=2)  # 1 unit pending, 2 to come: it waits
+        assert con.execute(count).fetchall() == [(0,)]
+        assert (writer.units, writer.bugs, writer.pending_bugs) == (1, bugs[0], bugs[0])
+        writer.add(results[1].staged, remaining=1)  # 2 units pending, 1 to come: in they go
+        assert con.execute(count).fetchall() == [(bugs[0] + bugs[1],)]
+        assert (writer.units, writer.bugs, writer.pending_bugs) == (2, bugs[0] + bugs[1], 0)
+        assert writer.files == {}
+        writer.add(results[2].staged, remaining=0)  # the last unit: left for the final flush
+        assert con.execute(count).fetchall() == [(bugs[0] + bugs[1],)]
+        assert writer.pending_bugs == bugs[2]
+        assert os.path.exists(results[2].staged["bug_reports"][0])
+        writer.flush()
+        assert con.execute(count).fetchall() == [(sum(bugs),)]
+        assert not any(os.path.exists(path) for result in results for path, _ in result.staged.values())
+    finally:
+        con.close()
+
+
+def test_a_batch_without_bug_rows_waits_whatever_remains(clean_tree, tmp_path):
+    """The foreseeing rule counts bug rows: a unit of task files only (a pool's top) is not inserted on its own."""
+    from datetime import datetime
+
+    from ingest.discover import discover
+    from ingest.readers import read_unit
+    from pinoloft_base.warehouse import ensure_schema
+
+    root, _ = clean_tree
+    layout = discover(root)
+    pool = next(unit for unit in layout.units if unit.kind == "pool")
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    result = read_unit(layout.root, pool, None, str(stage), "0")
+    assert "bug_reports" not in result.staged
+    files = result.staged["ingest_files"][1]
+    assert files > 0
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        ensure_schema(con, "raw")
+        writer = loader._Writer(con, layout.root, 1, datetime(2026, 1, 1))
+        count = "SELECT count(*) FROM raw.ingest_files"
+        writer.add(result.staged, remaining=3)
+        assert con.execute(count).fetchall() == [(0,)]
+        assert (writer.units, writer.bugs, writer.pending_bugs) == (1, 0, 0)
+        writer.flush()
+        assert con.execute(count).fetchall() == [(files,)]
+    finally:
+        con.close()
