@@ -18,10 +18,12 @@ import multiprocessing
 import multiprocessing.pool
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -32,7 +34,7 @@ from pinoloft_base.warehouse import connect
 from .databases import DatabaseLoader, database_name
 from .errors import DataSqlError, ServerLost, TargetError, ValidationError
 from .runner import DEFAULT_BYTE_CAP, StatementRunner, WorkItem, run_pairs
-from .scope import Scope, read_scope
+from .scope import Scope, ScopedPair, plan_scope, scope_work
 from .server import Endpoint, account_grants
 from .store import LogBatch, append_batches, ensure_tables, log_batch, now_utc
 from .targets import Target, load_target
@@ -186,28 +188,31 @@ def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, ru
     server_version = runner.server_version
     settings_hash = settings.settings_hash(target)
     con = connect(warehouse)
+    stream: _Stream | None = None
     try:
         ensure_tables(con)
-        pairs, data_sqls = read_scope(con, scope)
-        planned = [(pair, form) for pair in pairs for form in pair.forms()]
-        done_before = set() if settings.fresh else _logged_pair_forms(con, target.name, server_version, settings_hash)
-        todo = [(pair, form) for pair, form in planned if (pair.pair_hash, form[0]) not in done_before]
-        skipped = len(planned) - len(todo)
+        # The counts and data SQL first, from one aggregate; the pairs themselves stream to the workers from a
+        # second query while they run (`scope_work`), instead of all being read before the first is sent.
+        done_under = None if settings.fresh else (target.name, server_version, settings_hash)
+        stream = _Stream(con.cursor())
+        plan = plan_scope(con, scope, done_under, on_query=stream.start)
+        planned, todo = plan.planned, plan.planned - plan.skipped
         run_id, resumed, done_in_run, skipped = _open_invocation(
             con, target, server_version, reader.describe(), scope.describe(), settings, settings_hash,
-            len(planned), skipped,
+            planned, plan.skipped,
         )
         log.info("validation run %d%s: %d pair-forms planned, %d done before, %d to run", run_id,
-                 " (resumed)" if resumed else "", len(planned), skipped, len(todo))
-        items = _work_items(todo, data_sqls, admin, reader, reader_host, loader, target)
+                 " (resumed)" if resumed else "", planned, skipped, todo)
+        databases = _databases(plan.todo_hashes, plan.texts, admin, reader, reader_host, loader, target)
+        items = (_work_item(pair, form, databases) for pair, form in stream.guarded(scope_work(stream, plan)))
         constants = {"target": target.name, "server_version": server_version, "validation_run_id": run_id,
                      "settings_hash": settings_hash}
         writer = _Writer(con, run_id, constants, done_in_run, on_flush)
         status, message = "finished", None
         try:
-            with progress_bar(total=len(items), desc=f"validate on {target.name}", unit="pair-form",
+            with progress_bar(total=todo, desc=f"validate on {target.name}", unit="pair-form",
                               quiet=quiet) as bar, _one_thread(con):
-                for batch, lost in _execute(items, runner, pool, settings):
+                for batch, lost in _execute(items, todo, runner, pool, settings):
                     writer.add(batch)
                     bar.update(len(batch.pair_forms))
                     if lost is not None:
@@ -220,10 +225,68 @@ def _validate(warehouse, scope: Scope, settings: RunSettings, target: Target, ru
             _close_invocation(con, run_id, status, message)
             raise
         _close_invocation(con, run_id, status, message)
-        return _report(con, run_id, resumed, target, server_version, reader, scope, len(planned), skipped,
+        return _report(con, run_id, resumed, target, server_version, reader, scope, planned, skipped,
                        time.monotonic() - started, status)
     finally:
+        if stream is not None:
+            stream.close()
         con.close()
+
+
+class _Stream:
+    """The cursor `scope_work` reads from. Its query starts in a thread of its own while this thread reads the
+    plan (DuckDB runs both at once, without the GIL), and its rows are drawn by the pool's task thread while
+    this thread writes the log through the warehouse connection: `close` waits for a query or read in
+    progress and ends the drawing, so the cursor is never closed under a read (a run that stops early closes
+    it while the task thread may read)."""
+
+    def __init__(self, cursor) -> None:
+        self.cursor = cursor
+        self._lock = threading.Lock()
+        self._closed = False
+        self._started: tuple[str, list] | None = None
+        self._thread: threading.Thread | None = None
+        self._result = None
+        self._error: BaseException | None = None
+
+    def start(self, query: str, parameters: list) -> None:
+        self._started = (query, parameters)
+        self._thread = threading.Thread(target=self._run, args=(query, parameters), name="validation-scope",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, query: str, parameters: list) -> None:
+        try:
+            self._result = self.cursor.execute(query, parameters)
+        except BaseException as error:  # noqa: BLE001 - raised where the result is taken (`execute`)
+            self._error = error
+
+    def execute(self, query: str, parameters: list):
+        """The result of `query`: the one `start` began, once it is there, else run now."""
+        if self._started != (query, parameters):
+            return self.cursor.execute(query, parameters)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def guarded(self, pairs: Iterator):
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    pair = next(pairs)
+                except StopIteration:
+                    return
+            yield pair
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            self._closed = True
+            self.cursor.close()
 
 
 @contextmanager
@@ -240,15 +303,6 @@ def _one_thread(con) -> Iterator[None]:
             con.execute(f"SET threads = {int(threads)}")
         except duckdb.Error:  # (a connection DuckDB invalidated: the error that did it is the one to report)
             pass
-
-
-def _logged_pair_forms(con, target: str, server_version: str, settings_hash: str) -> set[tuple[str, str]]:
-    rows = con.execute(
-        "SELECT DISTINCT pair_hash, form FROM raw.validation_runs WHERE target = ? AND server_version = ? "
-        "AND settings_hash = ?",
-        [target, server_version, settings_hash],
-    ).fetchall()
-    return {(pair_hash, form) for pair_hash, form in rows}
 
 
 def _open_invocation(con, target: Target, server_version: str, endpoint: str, scope: str, settings: RunSettings,
@@ -349,11 +403,12 @@ def _duckdb_interrupted(error: BaseException) -> bool:
         type(error) is RuntimeError and str(error) == "Query interrupted")
 
 
-def _work_items(todo, data_sqls: dict[str, tuple[str, str]], admin: Endpoint | None, reader: Endpoint,
-                reader_host: str, loader: Endpoint | None = None, target: Target | None = None) -> list[WorkItem]:
-    """One WorkItem per pair-form, with its database loaded (or the reason it cannot be: a data SQL the text
-    check refuses, or one the server refuses or stops under the loader account, is logged `no_database`)."""
-    needed = sorted({pair.data_sql_hash for pair, _ in todo})
+def _databases(needed: list[str], data_sqls: dict[str, tuple[str, str]], admin: Endpoint | None, reader: Endpoint,
+               reader_host: str, loader: Endpoint | None = None, target: Target | None = None
+               ) -> dict[str, tuple[str | None, str | None]]:
+    """hash → (database name, None) for each data SQL hash in `needed` (sorted), loaded where needed, or
+    (None, the reason it cannot be: a data SQL the text check refuses, or one the server refuses or stops under
+    the loader account); its pair-forms are logged `no_database`."""
     databases: dict[str, tuple[str | None, str | None]] = {}
     if needed:
         if admin is not None:
@@ -373,28 +428,46 @@ def _work_items(todo, data_sqls: dict[str, tuple[str, str]], admin: Endpoint | N
                 name = database_name(sha256)
                 databases[sha256] = (name, None) if name in present else (
                     None, f"{name} is not on the target and no admin DSN was given to load it")
-    items = []
-    for pair, (form, original, mutated) in todo:
-        name, reason = databases[pair.data_sql_hash]
-        items.append(WorkItem(pair.pair_hash, form, pair.strategy, pair.is_upper, original, mutated, name,
-                              pair.data_sql_hash, reason))
-    return items
+    return databases
 
 
-def _chunks(items: list[WorkItem], size: int) -> Iterator[list[WorkItem]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _work_item(pair: ScopedPair, form: tuple[str, str, str], databases: dict[str, tuple[str | None, str | None]]
+               ) -> WorkItem:
+    name, reason = databases[pair.data_sql_hash]
+    return WorkItem(pair.pair_hash, form[0], pair.strategy, pair.is_upper, form[1], form[2], name,
+                    pair.data_sql_hash, reason)
 
 
-def _pool_chunks(items: list[WorkItem], jobs: int) -> Iterator[list[WorkItem]]:
-    """Units of work for `jobs` workers: `_CHUNK` * 4 pair-forms each (fewer messages to pass), but the last
-    `_CHUNK` * 8 * `jobs` in units of `_CHUNK`, so the workers finish together instead of one of them running
-    a last big unit alone while the others sit idle at the end of the run."""
-    big_until = max(0, len(items) - _CHUNK * 8 * jobs)
+def _work_items(todo, data_sqls: dict[str, tuple[str, str]], admin: Endpoint | None, reader: Endpoint,
+                reader_host: str, loader: Endpoint | None = None, target: Target | None = None) -> list[WorkItem]:
+    """One WorkItem per (pair, form) of `todo`, with its database loaded (see `_databases`)."""
+    databases = _databases(sorted({pair.data_sql_hash for pair, _ in todo}), data_sqls, admin, reader, reader_host,
+                           loader, target)
+    return [_work_item(pair, form, databases) for pair, form in todo]
+
+
+def _chunks(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def _pool_chunks(items: Iterable[WorkItem], jobs: int, total: int | None = None) -> Iterator[list[WorkItem]]:
+    """Units of work for `jobs` workers from `total` items (default: `len(items)`): `_CHUNK` * 4 pair-forms each
+    (fewer messages to pass), but the last `_CHUNK` * 8 * `jobs` in units of `_CHUNK`, so the workers finish
+    together instead of one of them running a last big unit alone while the others sit idle at the end of the
+    run."""
+    if total is None:
+        total = len(items)
+    big_until = max(0, total - _CHUNK * 8 * jobs)
+    items = iter(items)
     start = 0
-    while start < len(items):
+    while True:
         size = _CHUNK * 4 if start < big_until else _CHUNK
-        yield items[start : start + size]
+        chunk = list(islice(items, size))
+        if not chunk:
+            return
+        yield chunk
         start += size
 
 
@@ -422,13 +495,17 @@ def _worker_pool(reader: Endpoint, target: Target, settings: RunSettings):
                            settings.byte_cap), context=context)
 
 
-def _execute(items: list[WorkItem], runner: StatementRunner, pool, settings: RunSettings
+def _execute(items: Iterable[WorkItem], total: int, runner: StatementRunner, pool, settings: RunSettings
              ) -> Iterable[tuple[LogBatch, str | None]]:
-    """Yield (log rows of finished pair-forms, the ServerLost message or None) per chunk: in this process on
-    `runner`'s connection with one job, else on the pool's workers (which send the rows as Arrow tables)."""
-    if not items:
+    """Yield (log rows of finished pair-forms, the ServerLost message or None) per chunk of the `total` items:
+    in this process on `runner`'s connection with one job, else on the pool's workers (which send the rows as
+    Arrow tables; the pool's task thread draws the items, so they are read while the workers run)."""
+    if not total:
         return
     if pool is None:
+        # One job reads the whole scope first: drawn between its statements, the reads (and their cache
+        # misses) would slow the statements down (measured about 3% of a run; see runner.execute_each).
+        items = list(items)
         _worker.update(runner=runner, repeats=settings.repeats)
         try:
             for chunk in _chunks(items, _CHUNK):
@@ -436,7 +513,7 @@ def _execute(items: list[WorkItem], runner: StatementRunner, pool, settings: Run
         finally:
             _worker.clear()
         return
-    yield from pool.imap_unordered(_run_chunk, _pool_chunks(items, settings.jobs))
+    yield from pool.imap_unordered(_run_chunk, _pool_chunks(items, settings.jobs, total))
 
 
 _worker: dict = {}

@@ -76,111 +76,102 @@ def test_the_load_writes_row_groups_of_its_size_and_the_same_rows(bigger_tree, t
     assert _stable(small) == _stable(plain)
 
 
-def test_the_writer_batches_until_the_last_stretch_then_inserts_each_unit(clean_tree, tmp_path):
-    """Staged rows wait for a batch of BATCH_ROWS bug rows, except while the workers finish their last units:
-    then each unit goes in as it comes, so that little is left to insert once the last one is read."""
-    from datetime import datetime
-
+@pytest.fixture
+def staged_units(clean_tree, tmp_path):
+    """A function (kind, count) -> (root, the read results of the tree's first `count` units of that kind, each staged
+    under tmp_path/stage as a worker stages it)."""
     from ingest.discover import discover
     from ingest.readers import read_unit
-    from pinoloft_base.warehouse import ensure_schema
 
     root, _ = clean_tree
     layout = discover(root)
-    tasks = [unit for unit in layout.units if unit.kind == "task"][:2]
     stage = tmp_path / "stage"
     stage.mkdir()
-    results = [read_unit(layout.root, unit, None, str(stage), str(index)) for index, unit in enumerate(tasks)]
+
+    def stage_units(kind: str, count: int):
+        units = [unit for unit in layout.units if unit.kind == kind][:count]
+        return layout.root, [read_unit(layout.root, unit, None, str(stage), str(index))
+                             for index, unit in enumerate(units)]
+    return stage_units
+
+
+@pytest.fixture
+def writer_connection(tmp_path):
+    """A DuckDB file with the raw schema, for a `loader._Writer` to insert into."""
+    from pinoloft_base.warehouse import ensure_schema
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_schema(con, "raw")
+    yield con
+    con.close()
+
+
+def _writer(con, root: str) -> loader._Writer:
+    from datetime import datetime
+
+    return loader._Writer(con, root, 1, datetime(2026, 1, 1))
+
+
+def test_the_writer_batches_until_the_last_stretch_then_inserts_each_unit(staged_units, writer_connection):
+    """Staged rows wait for a batch of BATCH_ROWS bug rows, except while the workers finish their last units:
+    then each unit goes in as it comes, so that little is left to insert once the last one is read."""
+    root, results = staged_units("task", 2)
     bugs = [result.staged["bug_reports"][1] for result in results]
     assert 0 < sum(bugs) < loader.BATCH_ROWS
 
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    try:
-        ensure_schema(con, "raw")
-        writer = loader._Writer(con, layout.root, 1, datetime(2026, 1, 1))
-        count = "SELECT count(*) FROM raw.bug_reports"
-        writer.add(results[0].staged)
-        assert con.execute(count).fetchall() == [(0,)]  # waiting for a full batch
-        assert os.path.exists(results[0].staged["bug_reports"][0])
-        writer.add(results[1].staged, last_stretch=True)
-        assert con.execute(count).fetchall() == [(sum(bugs),)]  # both units, at once
-        assert writer.files == {} and writer.pending_bugs == 0
-        assert not any(os.path.exists(path) for result in results for path, _ in result.staged.values())
-        writer.flush()  # nothing left: a no-op
-        assert con.execute(count).fetchall() == [(sum(bugs),)]
-    finally:
-        con.close()
+    con = writer_connection
+    writer = _writer(con, root)
+    count = "SELECT count(*) FROM raw.bug_reports"
+    writer.add(results[0].staged)
+    assert con.execute(count).fetchall() == [(0,)]  # waiting for a full batch
+    assert os.path.exists(results[0].staged["bug_reports"][0])
+    writer.add(results[1].staged, last_stretch=True)
+    assert con.execute(count).fetchall() == [(sum(bugs),)]  # both units, at once
+    assert writer.files == {} and writer.pending_bugs == 0
+    assert not any(os.path.exists(path) for result in results for path, _ in result.staged.values())
+    writer.flush()  # nothing left: a no-op
+    assert con.execute(count).fetchall() == [(sum(bugs),)]
 
 
-def test_the_writer_inserts_a_batch_once_it_holds_what_the_remaining_units_will_likely_bring(clean_tree, tmp_path):
+def test_the_writer_inserts_a_batch_once_it_holds_what_the_remaining_units_will_likely_bring(staged_units, writer_connection):
     """With `remaining` (the units still to come), a batch goes in as soon as its bug rows reach the average
     unit's times the units to come, so that about one unit is left for the end; a unit with nothing to come
     waits for the final flush."""
-    from datetime import datetime
-
-    from ingest.discover import discover
-    from ingest.readers import read_unit
-    from pinoloft_base.warehouse import ensure_schema
-
-    root, _ = clean_tree
-    layout = discover(root)
-    tasks = [unit for unit in layout.units if unit.kind == "task"][:3]
-    stage = tmp_path / "stage"
-    stage.mkdir()
-    results = [read_unit(layout.root, unit, None, str(stage), str(index)) for index, unit in enumerate(tasks)]
+    root, results = staged_units("task", 3)
     bugs = [result.staged["bug_reports"][1] for result in results]
     assert len(bugs) == 3 and all(bugs) and sum(bugs) < loader.BATCH_ROWS
 
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    try:
-        ensure_schema(con, "raw")
-        writer = loader._Writer(con, layout.root, 1, datetime(2026, 1, 1))
-        count = "SELECT count(*) FROM raw.bug_reports"
-        writer.add(results[0].staged, remaining=2)  # 1 unit pending, 2 to come: it waits
-        assert con.execute(count).fetchall() == [(0,)]
-        assert (writer.units, writer.bugs, writer.pending_bugs) == (1, bugs[0], bugs[0])
-        writer.add(results[1].staged, remaining=1)  # 2 units pending, 1 to come: in they go
-        assert con.execute(count).fetchall() == [(bugs[0] + bugs[1],)]
-        assert (writer.units, writer.bugs, writer.pending_bugs) == (2, bugs[0] + bugs[1], 0)
-        assert writer.files == {}
-        writer.add(results[2].staged, remaining=0)  # the last unit: left for the final flush
-        assert con.execute(count).fetchall() == [(bugs[0] + bugs[1],)]
-        assert writer.pending_bugs == bugs[2]
-        assert os.path.exists(results[2].staged["bug_reports"][0])
-        writer.flush()
-        assert con.execute(count).fetchall() == [(sum(bugs),)]
-        assert not any(os.path.exists(path) for result in results for path, _ in result.staged.values())
-    finally:
-        con.close()
+    con = writer_connection
+    writer = _writer(con, root)
+    count = "SELECT count(*) FROM raw.bug_reports"
+    writer.add(results[0].staged, remaining=2)  # 1 unit pending, 2 to come: it waits
+    assert con.execute(count).fetchall() == [(0,)]
+    assert (writer.units, writer.bugs, writer.pending_bugs) == (1, bugs[0], bugs[0])
+    writer.add(results[1].staged, remaining=1)  # 2 units pending, 1 to come: in they go
+    assert con.execute(count).fetchall() == [(bugs[0] + bugs[1],)]
+    assert (writer.units, writer.bugs, writer.pending_bugs) == (2, bugs[0] + bugs[1], 0)
+    assert writer.files == {}
+    writer.add(results[2].staged, remaining=0)  # the last unit: left for the final flush
+    assert con.execute(count).fetchall() == [(bugs[0] + bugs[1],)]
+    assert writer.pending_bugs == bugs[2]
+    assert os.path.exists(results[2].staged["bug_reports"][0])
+    writer.flush()
+    assert con.execute(count).fetchall() == [(sum(bugs),)]
+    assert not any(os.path.exists(path) for result in results for path, _ in result.staged.values())
 
 
-def test_a_batch_without_bug_rows_waits_whatever_remains(clean_tree, tmp_path):
+def test_a_batch_without_bug_rows_waits_whatever_remains(staged_units, writer_connection):
     """The foreseeing rule counts bug rows: a unit of task files only (a pool's top) is not inserted on its own."""
-    from datetime import datetime
-
-    from ingest.discover import discover
-    from ingest.readers import read_unit
-    from pinoloft_base.warehouse import ensure_schema
-
-    root, _ = clean_tree
-    layout = discover(root)
-    pool = next(unit for unit in layout.units if unit.kind == "pool")
-    stage = tmp_path / "stage"
-    stage.mkdir()
-    result = read_unit(layout.root, pool, None, str(stage), "0")
+    root, (result,) = staged_units("pool", 1)
     assert "bug_reports" not in result.staged
     files = result.staged["ingest_files"][1]
     assert files > 0
 
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    try:
-        ensure_schema(con, "raw")
-        writer = loader._Writer(con, layout.root, 1, datetime(2026, 1, 1))
-        count = "SELECT count(*) FROM raw.ingest_files"
-        writer.add(result.staged, remaining=3)
-        assert con.execute(count).fetchall() == [(0,)]
-        assert (writer.units, writer.bugs, writer.pending_bugs) == (1, 0, 0)
-        writer.flush()
-        assert con.execute(count).fetchall() == [(files,)]
-    finally:
-        con.close()
+    con = writer_connection
+    writer = _writer(con, root)
+    count = "SELECT count(*) FROM raw.ingest_files"
+    writer.add(result.staged, remaining=3)
+    assert con.execute(count).fetchall() == [(0,)]
+    assert (writer.units, writer.bugs, writer.pending_bugs) == (1, 0, 0)
+    writer.flush()
+    assert con.execute(count).fetchall() == [(files,)]
