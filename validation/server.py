@@ -559,7 +559,33 @@ def _ensure_account(admin: Endpoint, user: str, host: str, password: str, grant:
     except pymysql.err.MySQLError as error:
         raise TargetError(f"cannot create the account {user}@{host} as {admin.user} at {admin.describe()}: "
                           f"{_message(error)}") from None
-    return Endpoint(user=user, password=password, host=admin.host, port=admin.port, unix_socket=admin.unix_socket)
+    account = Endpoint(user=user, password=password, host=admin.host, port=admin.port, unix_socket=admin.unix_socket)
+    try:
+        account.connect().close()
+    except TargetUnreachable:
+        shadows = _other_hosts(admin, user, host)
+        if not shadows:
+            raise
+        # The server matches a login to its most specific account: `user`@'localhost' (or an address) is
+        # tried before `user`@'%', so the fresh password of `host`'s account never gets a chance.
+        others = ", ".join(f"{user}@'{other}'" for other in shadows)
+        raise TargetError(
+            f"the account {user}@'{host}' was given a fresh password but cannot log in at {admin.describe()}: the "
+            f"server also has {others}, which it matches first for this client; drop that account (DROP USER) if "
+            f"nothing else uses it"
+            + (", or name the account to read with in PINOLOFT_READER_DSN" if user == READER_USER else "")
+        ) from None
+    return account
+
+
+def _other_hosts(admin: Endpoint, user: str, host: str) -> list[str]:
+    """The hosts of the server's other accounts named `user` (none where the admin may not read mysql.user)."""
+    try:
+        with admin.connect() as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT Host FROM mysql.user WHERE User = %s AND Host <> %s ORDER BY Host", (user, host))
+            return [row[0] if isinstance(row[0], str) else row[0].decode() for row in cursor.fetchall()]
+    except (TargetError, pymysql.err.MySQLError):
+        return []
 
 
 def _alive(pid: int) -> bool:

@@ -55,6 +55,26 @@ def reference_database(mariadb) -> str:
         return loader.ensure(REFERENCE_DATA_SQL_HASH, OUTPUT_DATA_SQL.decode(), "reference output.data.sql")
 
 
+@pytest.fixture
+def open_runner(mariadb, reference_database):
+    """open_runner(timeout_s, row_cap, **limits): a StatementRunner on the reference database as the reader
+    account (MariaDB's target), closed when the test ends."""
+    from validation import StatementRunner, load_target
+
+    opened = []
+
+    def open_(timeout_s: float, row_cap: int, **limits):
+        runner = StatementRunner(mariadb.reader(), load_target("mariadb"), timeout_s=timeout_s, row_cap=row_cap,
+                                 **limits)
+        opened.append(runner)
+        runner.use(reference_database)
+        return runner
+
+    yield open_
+    for runner in opened:
+        runner.close()
+
+
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory) -> Path:
     """The bundled sample ingested and transformed (before any validation): copy it before writing."""

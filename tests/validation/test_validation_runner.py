@@ -8,7 +8,7 @@ import hashlib
 import pymysql
 import pytest
 
-from validation import StatementRunner, TargetError, WorkItem, check_read_only, load_target
+from validation import TargetError, WorkItem, check_read_only, load_target
 from validation.runner import log_row_dict, run_pairs
 
 MARIADB = load_target("mariadb")
@@ -16,11 +16,8 @@ T3 = "`table_3_utf8_undef`"
 
 
 @pytest.fixture
-def runner(mariadb, reference_database):
-    runner = StatementRunner(mariadb.reader(), MARIADB, timeout_s=1.0, row_cap=50)
-    runner.use(reference_database)
-    yield runner
-    runner.close()
+def runner(open_runner):
+    return open_runner(timeout_s=1.0, row_cap=50)
 
 
 def digest(*rows: str) -> str:

@@ -10,10 +10,7 @@ from collections import Counter
 import pytest
 
 from mutations.oracle import result_digest, row_string
-from validation import StatementRunner, load_target
 from validation.runner import _column_charset_and_type, _row_text
-
-MARIADB = load_target("mariadb")
 
 STATEMENTS = [
     "SELECT NULL, 1, NULL UNION ALL SELECT 'a', NULL, ''",
@@ -31,11 +28,8 @@ STATEMENTS = [
 
 
 @pytest.fixture
-def runner(mariadb, reference_database):
-    runner = StatementRunner(mariadb.reader(), MARIADB, timeout_s=5.0, row_cap=1000)
-    runner.use(reference_database)
-    yield runner
-    runner.close()
+def runner(open_runner):
+    return open_runner(timeout_s=5.0, row_cap=1000)
 
 
 @pytest.fixture

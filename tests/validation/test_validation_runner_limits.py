@@ -39,11 +39,8 @@ def pinned(mode: str, target=MARIADB):
 
 
 @pytest.fixture
-def runner(mariadb, reference_database):
-    runner = StatementRunner(mariadb.reader(), MARIADB, timeout_s=1.0, row_cap=50, byte_cap=2_500_000)
-    runner.use(reference_database)
-    yield runner
-    runner.close()
+def runner(open_runner):
+    return open_runner(timeout_s=1.0, row_cap=50, byte_cap=2_500_000)
 
 
 def summary(outcome) -> tuple:

@@ -24,11 +24,8 @@ T7 = "`table_7_utf8_undef`"
 
 
 @pytest.fixture
-def runner(mariadb, reference_database):
-    runner = StatementRunner(mariadb.reader(), MARIADB, timeout_s=1.0, row_cap=50)
-    runner.use(reference_database)
-    yield runner
-    runner.close()
+def runner(open_runner):
+    return open_runner(timeout_s=1.0, row_cap=50)
 
 
 def selects_run(runner) -> int:

@@ -138,3 +138,37 @@ def test_a_temp_folder_whose_server_folder_is_gone_is_removed_by_the_next_server
     shutil.rmtree(gone)
     ThrowawayServer(tmp_path / "other").initialise()
     assert not private_home(gone).exists()
+
+
+def test_an_account_a_more_specific_one_shadows_is_refused_with_its_name(mariadb):
+    """Over the socket the server matches `user`@'localhost' before `user`@'%': an account made at '%' whose
+    name is also taken at 'localhost' cannot log in with its fresh password, and the error names the account
+    that shadows it (the loader's message; the reader's adds PINOLOFT_READER_DSN)."""
+    from validation.errors import TargetError
+    from validation.server import Endpoint, _ensure_account
+
+    admin = mariadb.admin()
+    user = "pinoloft_shadowed"
+    admin_query(mariadb, f"CREATE USER '{user}'@'localhost' IDENTIFIED BY 'Local-Pa55word'")
+    try:
+        with pytest.raises(TargetError) as refused:
+            _ensure_account(admin, user, "%", "Fresh-Pa55word")
+        assert str(refused.value) == (
+            f"the account {user}@'%' was given a fresh password but cannot log in at {admin.describe()}: the "
+            f"server also has {user}@'localhost', which it matches first for this client; drop that account "
+            f"(DROP USER) if nothing else uses it")
+        assert "Pa55word" not in str(refused.value)
+        # the shadowing account is left as it was: it still logs in with its own password
+        local = Endpoint(user=user, password="Local-Pa55word", unix_socket=admin.unix_socket)
+        with local.connect() as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT CURRENT_USER()")
+            assert cursor.fetchall() == ((f"{user}@localhost",),)
+        # once it is gone, the same call gives an account that logs in
+        admin_query(mariadb, f"DROP USER '{user}'@'localhost'")
+        account = _ensure_account(admin, user, "%", "Fresh-Pa55word")
+        with account.connect() as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT CURRENT_USER()")
+            assert cursor.fetchall() == ((f"{user}@%",),)
+    finally:
+        admin_query(mariadb, f"DROP USER IF EXISTS '{user}'@'localhost'")
+        admin_query(mariadb, f"DROP USER IF EXISTS '{user}'@'%'")
