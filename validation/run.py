@@ -438,14 +438,6 @@ def _work_item(pair: ScopedPair, form: tuple[str, str, str], databases: dict[str
                     pair.data_sql_hash, reason)
 
 
-def _work_items(todo, data_sqls: dict[str, tuple[str, str]], admin: Endpoint | None, reader: Endpoint,
-                reader_host: str, loader: Endpoint | None = None, target: Target | None = None) -> list[WorkItem]:
-    """One WorkItem per (pair, form) of `todo`, with its database loaded (see `_databases`)."""
-    databases = _databases(sorted({pair.data_sql_hash for pair, _ in todo}), data_sqls, admin, reader, reader_host,
-                           loader, target)
-    return [_work_item(pair, form, databases) for pair, form in todo]
-
-
 def _chunks(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
     items = iter(items)
     while chunk := list(islice(items, size)):

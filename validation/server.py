@@ -560,6 +560,8 @@ def _ensure_account(admin: Endpoint, user: str, host: str, password: str, grant:
         raise TargetError(f"cannot create the account {user}@{host} as {admin.user} at {admin.describe()}: "
                           f"{_message(error)}") from None
     account = Endpoint(user=user, password=password, host=admin.host, port=admin.port, unix_socket=admin.unix_socket)
+    if "%" not in host and "_" not in host:
+        return account  # a literal host ('localhost', an address) is the most specific: nothing matches first
     try:
         account.connect().close()
     except TargetUnreachable:
